@@ -1,0 +1,58 @@
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core'
+import { Migrator } from '@mikro-orm/migrations'
+import type { Logger } from 'pino'
+
+/** Where the data lives: PostgreSQL when a URL is given, otherwise embedded PGlite in a folder. */
+export interface DatabaseOptions {
+  /** postgres://… ; when set, @mikro-orm/postgresql is used. */
+  url?: string
+  /** PGlite data folder (embedded default). `memory://` keeps it in memory. */
+  dataDir?: string
+  /** Connection pool size for PostgreSQL. */
+  poolSize?: number
+  /** Run pending migrations when the gateway starts (default true). */
+  migrate?: boolean
+  /** Log SQL. */
+  debug?: boolean
+}
+
+/** A MikroORM instance of either driver, typed by the parts Tollgate uses. */
+export type Orm = Awaited<ReturnType<typeof import('@mikro-orm/postgresql').MikroORM.init>>
+
+/** The database of a gateway: the ORM, the driver in use and the migrations of core and plugins. */
+export interface Database {
+  readonly orm: Orm
+  readonly driver: 'postgresql' | 'pglite'
+  close(): Promise<void>
+}
+
+/** Opens the database with the given entities and migrations (not yet run). */
+export async function openDatabase(options: DatabaseOptions, entities: EntitySchema<any, any>[], migrations: MigrationObject[], log?: Logger): Promise<Database> {
+  const common = {
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList: migrations, tableName: 'tollgate_migrations', transactional: true, allOrNothing: true, silent: true },
+    debug: options.debug ?? false,
+    allowGlobalContext: false,
+    ...(log ? { logger: (message: string) => log.debug({ orm: true }, message) } : {}),
+  }
+  if (options.url) {
+    const { MikroORM } = await import('@mikro-orm/postgresql')
+    const orm = await MikroORM.init({ ...common, clientUrl: options.url, pool: { min: 0, max: options.poolSize ?? 10 } })
+    return { orm, driver: 'postgresql', close: () => orm.close() }
+  }
+  const { MikroORM } = await import('@mikro-orm/pglite')
+  const orm = (await MikroORM.init({ ...common, dbName: options.dataDir ?? '.tollgate-data' })) as unknown as Orm
+  return { orm, driver: 'pglite', close: () => orm.close() }
+}
+
+/** Runs pending migrations; returns the names applied. */
+export async function migrateDatabase(db: Database): Promise<string[]> {
+  const applied = await db.orm.migrator.up()
+  return applied.map((m) => m.name)
+}
+
+/** Names of migrations not yet applied. */
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  return (await db.orm.migrator.getPending()).map((m) => m.name)
+}

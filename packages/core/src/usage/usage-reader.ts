@@ -1,0 +1,112 @@
+import type { Database } from '../data/database.js'
+import type { StoredUsageEvent } from './usage-event.js'
+
+/** A transaction-bound EntityManager as given to a consumer's handler. */
+export type TxEntityManager = ReturnType<Database['orm']['em']['fork']>
+
+interface Row {
+  id: string
+  tx: string
+  request_id: string
+  occurred_at: Date | string
+  organization_id: string
+  project_id: string | null
+  api_key_id: string | null
+  user_id: string | null
+  provider: string | null
+  model: string | null
+  upstream_model: string | null
+  input_tokens: number
+  output_tokens: number
+  cached_read_tokens: number
+  cache_write_tokens: number
+  cost: string
+  market_cost: string
+  latency_ms: number
+  ttft_ms: number | null
+  status: number
+  error_code: string | null
+  streaming: boolean
+  client_ip: string | null
+  user_agent: string | null
+  app_name: string | null
+  estimated: boolean
+  failed_attempts: unknown
+}
+
+function toEvent(r: Row): StoredUsageEvent {
+  return {
+    id: BigInt(r.id),
+    requestId: r.request_id,
+    occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
+    organizationId: r.organization_id,
+    projectId: r.project_id ?? undefined,
+    apiKeyId: r.api_key_id ?? undefined,
+    userId: r.user_id ?? undefined,
+    provider: r.provider ?? undefined,
+    model: r.model ?? undefined,
+    upstreamModel: r.upstream_model ?? undefined,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    cachedReadTokens: r.cached_read_tokens,
+    cacheWriteTokens: r.cache_write_tokens,
+    cost: BigInt(r.cost),
+    marketCost: BigInt(r.market_cost),
+    latencyMs: r.latency_ms,
+    ttftMs: r.ttft_ms ?? undefined,
+    status: r.status,
+    errorCode: r.error_code ?? undefined,
+    streaming: r.streaming,
+    clientIp: r.client_ip ?? undefined,
+    userAgent: r.user_agent ?? undefined,
+    appName: r.app_name ?? undefined,
+    estimated: r.estimated,
+    failedAttempts: (typeof r.failed_attempts === 'string' ? JSON.parse(r.failed_attempts) : r.failed_attempts) ?? undefined,
+  }
+}
+
+/**
+ * Reads usage events exactly once per named consumer. Each call takes the consumer's cursor row
+ * FOR UPDATE, reads the next batch, runs the handler, and advances the cursor, all in one
+ * transaction: the handler's writes and the cursor commit together or not at all, and two
+ * instances running the same consumer serialise on the cursor row.
+ *
+ * Order is by (inserting transaction id, id), and only rows of transactions older than every
+ * running one (`pg_snapshot_xmin`) are read: a sequence id can commit out of order, a
+ * transaction id below the snapshot's xmin cannot, so no event is ever skipped.
+ */
+export class UsageEventReader {
+  readonly #db: Database
+
+  constructor(db: Database) {
+    this.#db = db
+  }
+
+  /**
+   * Consumes up to `limit` events for `consumer`. Returns how many were handled (0 when caught up).
+   * The handler gets the transaction's EntityManager: write your derived rows with it.
+   */
+  async consume(consumer: string, limit: number, handler: (events: StoredUsageEvent[], em: TxEntityManager) => Promise<void>): Promise<number> {
+    return this.#db.orm.em.fork().transactional(async (em) => {
+      await em.execute('insert into core_event_cursor (consumer) values (?) on conflict (consumer) do nothing', [consumer], 'run')
+      const [cursor] = await em.execute<{ tx: string; last_id: string }[]>(
+        'select tx_id::text as tx, last_id from core_event_cursor where consumer = ? for update',
+        [consumer],
+        'all',
+      )
+      const rows = await em.execute<Row[]>(
+        `select *, tx_id::text as tx from core_usage_event
+          where (tx_id, id) > (?::xid8, ?::bigint)
+            and tx_id < pg_snapshot_xmin(pg_current_snapshot())
+          order by tx_id, id limit ?`,
+        [cursor.tx, cursor.last_id, limit],
+        'all',
+      )
+      if (rows.length === 0) return 0
+      await handler(rows.map(toEvent), em)
+      const last = rows[rows.length - 1]
+      await em.execute('update core_event_cursor set tx_id = ?::xid8, last_id = ?, updated_at = now() where consumer = ?', [last.tx, last.id, consumer], 'run')
+      return rows.length
+    })
+  }
+}

@@ -17,7 +17,7 @@ export interface DatabaseOptions {
 }
 
 /** A MikroORM instance of either driver, typed by the parts Tollgate uses. */
-export type Orm = Awaited<ReturnType<typeof import('@mikro-orm/postgresql').MikroORM.init>>
+export type Orm = import('@mikro-orm/postgresql').MikroORM
 
 /** The database of a gateway: the ORM, the driver in use and the migrations of core and plugins. */
 export interface Database {
@@ -38,7 +38,7 @@ export async function openDatabase(options: DatabaseOptions, entities: EntitySch
   }
   if (options.url) {
     const { MikroORM } = await import('@mikro-orm/postgresql')
-    const orm = await MikroORM.init({ ...common, clientUrl: options.url, pool: { min: 0, max: options.poolSize ?? 10 } })
+    const orm = (await MikroORM.init({ ...common, clientUrl: options.url, pool: { min: 0, max: options.poolSize ?? 10 } })) as unknown as Orm
     return { orm, driver: 'postgresql', close: () => orm.close() }
   }
   const { MikroORM } = await import('@mikro-orm/pglite')

@@ -1,0 +1,101 @@
+/**
+ * Chat Completions answers → canonical: the `chat.completion` body and the
+ * `chat.completion.chunk` stream, one SSE message at a time.
+ */
+import type { CanonicalResponse, ContentPart, ResponseChunk, StreamEvent } from '../../canonical/types.js'
+import { UpstreamError } from '../../providers/provider.js'
+import type { OpenAIChatChunk, OpenAIChatResponse } from './openai-wire.js'
+import { finishReasonFromOpenAI, usageFromOpenAI } from './openai-wire.js'
+
+/** Decodes a parsed `chat.completion` body. */
+export function decodeOpenAIResponse(body: OpenAIChatResponse): CanonicalResponse {
+  if (typeof body !== 'object' || body === null || !Array.isArray(body.choices)) {
+    throw new UpstreamError('protocol', 'upstream answer is not a chat.completion object')
+  }
+  const response: CanonicalResponse = {
+    id: String(body.id ?? ''),
+    model: String(body.model ?? ''),
+    created: typeof body.created === 'number' ? body.created : Math.floor(Date.now() / 1000),
+    choices: body.choices.map((choice, i) => {
+      const content: ContentPart[] = []
+      const message = choice.message ?? { role: 'assistant', content: null }
+      if (typeof message.content === 'string') content.push({ type: 'text', text: message.content })
+      if (message.tool_calls) {
+        for (const call of message.tool_calls) {
+          content.push({ type: 'tool_call', id: call.id, name: call.function?.name ?? '', arguments: call.function?.arguments ?? '' })
+        }
+      }
+      return { index: choice.index ?? i, message: { role: 'assistant' as const, content }, finishReason: finishReasonFromOpenAI(choice.finish_reason) }
+    }),
+  }
+  if (body.usage) response.usage = usageFromOpenAI(body.usage)
+  return response
+}
+
+/** What one SSE message of an OpenAI stream decoded to. */
+export type OpenAIStreamItem = { kind: 'chunk'; chunk: ResponseChunk } | { kind: 'done' }
+
+/**
+ * Decodes an OpenAI stream message by message. Stateful only to emit the `start` event once and
+ * to know whether the stream reached an end (`[DONE]` or a finish reason).
+ */
+export class OpenAIStreamDecoder {
+  #started = false
+  /** True once `[DONE]` arrived. */
+  done = false
+  /** True once a choice reported a finish reason. */
+  finished = false
+
+  /** Decodes one SSE message's data; throws UpstreamError on an error chunk or bad JSON. */
+  decode(data: string, raw: string): OpenAIStreamItem {
+    if (data === '[DONE]') {
+      this.done = true
+      return { kind: 'done' }
+    }
+    let chunk: OpenAIChatChunk
+    try {
+      chunk = JSON.parse(data) as OpenAIChatChunk
+    } catch (cause) {
+      throw new UpstreamError('protocol', 'upstream stream sent a message that is not JSON', { cause })
+    }
+    if (typeof chunk !== 'object' || chunk === null) throw new UpstreamError('protocol', 'upstream stream sent a message that is not a JSON object')
+    if (chunk.error !== undefined && chunk.error !== null) {
+      const error = chunk.error
+      throw new UpstreamError('stream', `upstream stream error: ${error.message ?? 'unknown error'}`, {
+        upstreamMessage: error.message,
+        upstreamType: error.type ?? (error.code ?? undefined),
+      })
+    }
+    const events: StreamEvent[] = []
+    if (!this.#started && (chunk.id || chunk.model)) {
+      this.#started = true
+      events.push({ type: 'start', id: chunk.id ?? '', model: chunk.model ?? '', created: chunk.created ?? Math.floor(Date.now() / 1000) })
+    }
+    const choices = chunk.choices
+    if (choices) {
+      for (let i = 0; i < choices.length; i++) {
+        const choice = choices[i]
+        const index = choice.index ?? i
+        const delta = choice.delta
+        if (delta) {
+          if (typeof delta.content === 'string' && delta.content.length > 0) events.push({ type: 'text', index, text: delta.content })
+          if (delta.tool_calls) {
+            for (const call of delta.tool_calls) {
+              const event: Extract<StreamEvent, { type: 'tool_call' }> = { type: 'tool_call', index, toolIndex: call.index ?? 0, arguments: call.function?.arguments ?? '' }
+              if (call.id) event.id = call.id
+              if (call.function?.name) event.name = call.function.name
+              events.push(event)
+            }
+          }
+        }
+        const reason = finishReasonFromOpenAI(choice.finish_reason)
+        if (reason) {
+          this.finished = true
+          events.push({ type: 'finish', index, reason })
+        }
+      }
+    }
+    if (chunk.usage) events.push({ type: 'usage', usage: usageFromOpenAI(chunk.usage) })
+    return { kind: 'chunk', chunk: { events, raw } }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The adapter for the Anthropic Messages API (`POST {baseUrl}/messages`, `x-api-key`). The
+ * `anthropic-version` header is the client's when it sent one (passHeaders), else the provider
+ * config's, else 2023-06-01: the gateway never pins a version over the client's.
+ */
+import type { Dispatcher } from 'undici'
+import type { ResponseChunk } from '../canonical/types.js'
+import { encodeAnthropicRequest } from '../protocols/anthropic/anthropic-request-encoder.js'
+import { AnthropicStreamDecoder, decodeAnthropicResponse } from '../protocols/anthropic/anthropic-response-decoder.js'
+import { type AnthropicResponse, DEFAULT_ANTHROPIC_VERSION } from '../protocols/anthropic/anthropic-wire.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessages, type UpstreamResponse } from './http-upstream.js'
+import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
+import { UpstreamError } from './provider.js'
+
+/** The default base URL of the Anthropic adapter. */
+export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com/v1'
+
+/** Adapter for Anthropic Messages upstreams. */
+export class AnthropicProvider implements ProviderAdapter {
+  readonly config: ProviderConfig
+  readonly protocol = 'anthropic' as const
+  readonly #http: HttpUpstream
+  /** The configured headers, lower-cased once. */
+  readonly #headers: Record<string, string>
+
+  constructor(config: ProviderConfig, options: { dispatcher?: Dispatcher } = {}) {
+    this.config = config
+    this.#http = new HttpUpstream(config, ANTHROPIC_BASE_URL, options.dispatcher)
+    this.#headers = mergeHeaders({ 'anthropic-version': DEFAULT_ANTHROPIC_VERSION }, config.headers)
+  }
+
+  async call(call: UpstreamCall): Promise<UpstreamResult> {
+    const body = encodeAnthropicRequest(call.request, { model: call.upstreamModel })
+    const headers = mergeHeaders(this.#headers, call.passHeaders, call.request.stream ? STREAM_HEADERS : JSON_HEADERS)
+    const key = call.apiKey ?? this.config.apiKey
+    if (key) headers['x-api-key'] = key
+    const response = await this.#http.post('/messages', headers, JSON.stringify(body), call.signal)
+    if (call.request.stream) return streamResult(response, call.signal)
+    const text = await readBody(response.body, call.signal)
+    let parsed: AnthropicResponse
+    try {
+      parsed = JSON.parse(text) as AnthropicResponse
+    } catch (cause) {
+      throw new UpstreamError('protocol', 'upstream answer is not JSON', { cause })
+    }
+    return { kind: 'json', status: response.status, headers: response.headers, response: decodeAnthropicResponse(parsed), raw: { protocol: 'anthropic', body: text } }
+  }
+
+  close(): Promise<void> {
+    return this.#http.close()
+  }
+}
+
+function streamResult(response: UpstreamResponse, signal: AbortSignal): UpstreamResult {
+  const body = response.body
+  return {
+    kind: 'stream',
+    status: response.status,
+    headers: response.headers,
+    protocol: 'anthropic',
+    chunks: anthropicChunks(response, signal),
+    cancel: () => {
+      if (!body.destroyed) body.destroy()
+    },
+  }
+}
+
+async function* anthropicChunks(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk> {
+  const decoder = new AnthropicStreamDecoder()
+  for await (const message of sseMessages(response.body, signal)) {
+    if (decoder.done) continue
+    const item = decoder.decode(message.event, message.data, message.raw)
+    if (item.kind === 'chunk') yield item.chunk
+  }
+  if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
+}
+
+/** Factory of the Anthropic adapter. */
+export const anthropicProviderFactory: ProviderFactory = (config, options) => new AnthropicProvider(config, options)

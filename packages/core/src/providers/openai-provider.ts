@@ -1,0 +1,94 @@
+/**
+ * The adapter for OpenAI and OpenAI-compatible upstreams (`POST {baseUrl}/chat/completions`,
+ * `Authorization: Bearer`). Streams always ask for the final usage chunk so usage is metered;
+ * the OpenAI client encoder drops it when the client did not ask.
+ */
+import type { Dispatcher } from 'undici'
+import type { ResponseChunk } from '../canonical/types.js'
+import { encodeOpenAIRequest } from '../protocols/openai/openai-request-encoder.js'
+import { decodeOpenAIResponse, OpenAIStreamDecoder } from '../protocols/openai/openai-response-decoder.js'
+import type { OpenAIChatResponse } from '../protocols/openai/openai-wire.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessages, type UpstreamResponse } from './http-upstream.js'
+import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
+import { UpstreamError } from './provider.js'
+
+/** The default base URL of the OpenAI adapter. */
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1'
+
+/** Adapter for OpenAI Chat Completions upstreams. */
+export class OpenAIProvider implements ProviderAdapter {
+  readonly config: ProviderConfig
+  readonly protocol = 'openai' as const
+  readonly #http: HttpUpstream
+  /** The configured headers, lower-cased once. */
+  readonly #headers: Record<string, string>
+
+  constructor(config: ProviderConfig, options: { dispatcher?: Dispatcher } = {}) {
+    this.config = config
+    this.#http = new HttpUpstream(config, OPENAI_BASE_URL, options.dispatcher)
+    this.#headers = mergeHeaders(config.headers)
+  }
+
+  async call(call: UpstreamCall): Promise<UpstreamResult> {
+    const body = encodeOpenAIRequest(call.request, { model: call.upstreamModel })
+    const headers = mergeHeaders(this.#headers, call.passHeaders, call.request.stream ? STREAM_HEADERS : JSON_HEADERS)
+    const key = call.apiKey ?? this.config.apiKey
+    if (key) headers.authorization = `Bearer ${key}`
+    const response = await this.#http.post('/chat/completions', headers, JSON.stringify(body), call.signal)
+    if (call.request.stream) return streamResult(response, call.signal)
+    const text = await readBody(response.body, call.signal)
+    let parsed: OpenAIChatResponse
+    try {
+      parsed = JSON.parse(text) as OpenAIChatResponse
+    } catch (cause) {
+      throw new UpstreamError('protocol', 'upstream answer is not JSON', { cause })
+    }
+    return { kind: 'json', status: response.status, headers: response.headers, response: decodeOpenAIResponse(parsed), raw: { protocol: 'openai', body: text } }
+  }
+
+  close(): Promise<void> {
+    return this.#http.close()
+  }
+}
+
+function streamResult(response: UpstreamResponse, signal: AbortSignal): UpstreamResult {
+  const body = response.body
+  return {
+    kind: 'stream',
+    status: response.status,
+    headers: response.headers,
+    protocol: 'openai',
+    chunks: openAIChunks(response, signal),
+    cancel: () => {
+      if (!body.destroyed) body.destroy()
+    },
+  }
+}
+
+async function* openAIChunks(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk> {
+  const decoder = new OpenAIStreamDecoder()
+  for await (const message of sseMessages(response.body, signal)) {
+    // Anything after [DONE] is read (so the connection can be reused) but ignored.
+    if (decoder.done) continue
+    if (message.event === 'error') throw namedErrorEvent(message.data)
+    const item = decoder.decode(message.data, message.raw)
+    if (item.kind === 'chunk') yield item.chunk
+  }
+  if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
+}
+
+/** Some OpenAI-compatible servers send a stream error as `event: error`. */
+function namedErrorEvent(data: string): UpstreamError {
+  let error: { message?: string; type?: string; code?: string } | undefined
+  try {
+    const parsed = JSON.parse(data) as { error?: typeof error; message?: string; type?: string }
+    error = typeof parsed?.error === 'object' && parsed.error !== null ? parsed.error : (parsed ?? undefined)
+  } catch {
+    error = { message: data }
+  }
+  const message = typeof error?.message === 'string' ? error.message : 'unknown error'
+  return new UpstreamError('stream', `upstream stream error: ${message}`, { upstreamMessage: message, upstreamType: error?.type ?? error?.code })
+}
+
+/** Factory of the OpenAI adapter. */
+export const openAIProviderFactory: ProviderFactory = (config, options) => new OpenAIProvider(config, options)

@@ -1,0 +1,63 @@
+import { createGateway, type Gateway, type GatewayOptions } from '../gateway.js'
+import type { PluginInstance } from '../plugin/define-plugin.js'
+import { createTestDatabase, type TestDatabase } from './test-database.js'
+
+/** A gateway for a test, with a seeded organization, project, owner and API key. */
+export interface TestGateway extends Gateway {
+  testDb: TestDatabase
+  /** The seeded owner's API key secret (role owner, scoped to the seeded project). */
+  apiKey: string
+  organizationId: string
+  projectId: string
+  userId: string
+  /** Closes the gateway and drops its database. */
+  close(): Promise<void>
+}
+
+/** Options of createTestGateway. */
+export interface TestGatewayOptions {
+  plugins?: PluginInstance<any>[]
+  config?: Omit<GatewayOptions, 'plugins'>
+}
+
+/**
+ * Builds a gateway on a fresh test database (PostgreSQL when DATABASE_URL is set, else a PGlite
+ * copy) with the mock provider and model `mock-echo`, plus one organization, project, owner and
+ * API key. Call `close()` in t.teardown.
+ */
+export async function createTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const testDb = await createTestDatabase()
+  const config = options.config ?? {}
+  let gw: Gateway
+  try {
+    gw = await createGateway({
+      ...config,
+      database: { ...testDb.options, ...config.database },
+      security: { providerKeyEncryptionKey: Buffer.alloc(32, 7).toString('base64'), ...config.security },
+      usage: { flushIntervalMs: 20, ...config.usage },
+      models: config.models ?? [
+        { name: 'mock-echo', provider: 'mock', prices: { input: '1', output: '2' }, marketPrices: { input: '1.5', output: '3' } },
+      ],
+      plugins: options.plugins,
+    })
+  } catch (err) {
+    await testDb.drop()
+    throw err
+  }
+  const user = await gw.identity.createUser({ email: `owner-${Math.random().toString(36).slice(2)}@example.test`, name: 'Test Owner' })
+  const org = await gw.identity.createOrganization({ name: 'Test Org', ownerUserId: user.id })
+  const project = await gw.identity.createProject({ organizationId: org.id, name: 'default' })
+  const key = await gw.identity.createApiKey({ organizationId: org.id, projectId: project.id, ownerUserId: user.id, name: 'test key' })
+  const close = gw.close.bind(gw)
+  return Object.assign(gw, {
+    testDb,
+    apiKey: key.secret,
+    organizationId: org.id,
+    projectId: project.id,
+    userId: user.id,
+    async close() {
+      await close()
+      await testDb.drop()
+    },
+  })
+}

@@ -1,0 +1,106 @@
+import t from 'tap'
+import pino from 'pino'
+import { CORE_ENTITIES, CORE_MIGRATIONS, EventBus, UsageEventReader, UsageWriter, migrateDatabase, openDatabase, type UsageEvent } from '@tollgate/core'
+import { createTestDatabase } from '@tollgate/core/testing'
+
+const log = pino({ level: 'silent' })
+
+function event(i: number, org = '00000000-0000-4000-8000-000000000001'): UsageEvent {
+  return {
+    requestId: `req-${i}`,
+    occurredAt: new Date(1_700_000_000_000 + i * 1000),
+    organizationId: org,
+    model: 'm',
+    provider: 'p',
+    inputTokens: i,
+    outputTokens: 2 * i,
+    cachedReadTokens: 0,
+    cacheWriteTokens: 0,
+    cost: BigInt(i) * 1_000_000_000_000n,
+    marketCost: BigInt(i) * 2_000_000_000_000n,
+    latencyMs: 10,
+    status: 200,
+    streaming: false,
+    estimated: false,
+  }
+}
+
+t.test('usage events: batched writes, exactly-once consumption', async (t) => {
+  const testDb = await createTestDatabase()
+  const db = await openDatabase(testDb.options, CORE_ENTITIES, CORE_MIGRATIONS)
+  t.teardown(async () => {
+    await db.close()
+    await testDb.drop()
+  })
+  t.same(await migrateDatabase(db), ['core:0001_init'], 'migrations run from empty')
+  t.same(await migrateDatabase(db), [], 'a second run applies nothing')
+  await db.orm.em.fork().execute('create table test_sink (request_id text primary key, cost numeric not null)', [], 'run')
+
+  const bus = new EventBus(log)
+  const recorded: number[] = []
+  bus.on('usage.recorded', ({ events }) => void recorded.push(events.length))
+  const writer = new UsageWriter(db, bus, log, { batchSize: 100, flushIntervalMs: 10_000 })
+  for (let i = 1; i <= 1000; i++) writer.add(event(i))
+  writer.add(event(5)) // a retried request id is written once
+  await writer.close()
+  const [{ n }] = await db.orm.em.fork().execute<{ n: number }[]>('select count(*)::int as n from core_usage_event', [], 'all')
+  t.equal(n, 1000, 'every event written once, nothing lost on close')
+  t.equal(recorded.reduce((a, b) => a + b, 0), 1001, 'usage.recorded emitted for every batch')
+
+  const reader = new UsageEventReader(db)
+  let failOnce = true
+  const consume = async () => {
+    let total = 0
+    for (;;) {
+      let n: number
+      try {
+        n = await reader.consume('test-sink', 64, async (events, em) => {
+          for (const e of events) await em.execute('insert into test_sink (request_id, cost) values (?, ?)', [e.requestId, e.cost.toString()], 'run')
+          if (failOnce && total > 200) {
+            failOnce = false
+            throw new Error('worker killed between batches')
+          }
+        })
+      } catch (err) {
+        if ((err as Error).message !== 'worker killed between batches') throw err
+        continue
+      }
+      if (n === 0) return total
+      total += n
+    }
+  }
+  const [a, b] = await Promise.all([consume(), consume()])
+  t.equal(a + b, 1000, 'two racing consumers together handle every event once')
+  t.equal(failOnce, false, 'a batch failed and was rolled back')
+  const [sink] = await db.orm.em.fork().execute<{ n: number; cost: string }[]>('select count(*)::int as n, sum(cost)::text as cost from test_sink', [], 'all')
+  t.equal(sink.n, 1000)
+  t.equal(sink.cost, (500500n * 1_000_000_000_000n).toString(), 'derived totals equal the raw events exactly')
+  t.equal(await reader.consume("test-sink", 64, async () => void t.fail("nothing left to read")), 0)
+})
+
+t.test('usage events: an event committed late with a lower id is not skipped (PostgreSQL)', { skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL (concurrent transactions)' }, async (t) => {
+  const testDb = await createTestDatabase()
+  const db = await openDatabase(testDb.options, CORE_ENTITIES, CORE_MIGRATIONS)
+  t.teardown(async () => {
+    await db.close()
+    await testDb.drop()
+  })
+  await migrateDatabase(db)
+  const pg = (await import('pg')).default
+  const slow = new pg.Client({ connectionString: testDb.options.url })
+  await slow.connect()
+  t.teardown(() => slow.end())
+  await slow.query('begin')
+  await slow.query(`insert into core_usage_event (request_id, occurred_at, organization_id, latency_ms, status, streaming) values ('late', now(), '00000000-0000-4000-8000-000000000001', 1, 200, false)`)
+  const bus = new EventBus(log)
+  const writer = new UsageWriter(db, bus, log)
+  writer.add(event(1))
+  await writer.close()
+  const reader = new UsageEventReader(db)
+  const seen: string[] = []
+  await reader.consume('late-test', 100, async (events) => void seen.push(...events.map((e) => e.requestId)))
+  t.same(seen, [], 'nothing is read past a transaction still running')
+  await slow.query('commit')
+  while ((await reader.consume('late-test', 100, async (events) => void seen.push(...events.map((e) => e.requestId)))) > 0) {}
+  t.same(seen.sort(), ['late', 'req-1'], 'both events are read once the late one commits')
+})

@@ -7,6 +7,8 @@
  * Follows the WHATWG event-stream rules: lines end in CRLF, LF or CR; `:` starts a comment; a
  * field without a colon has an empty value; one space after the colon is dropped; several `data`
  * lines join with "\n"; a blank line dispatches. A block with no `data` line is not dispatched.
+ * A CR that ends a chunk is held until the next byte shows whether it starts a CRLF, so a stream
+ * framed with lone CRs gets each message one chunk late (LF and CRLF streams are not delayed).
  */
 
 /** One dispatched SSE message. */

@@ -31,7 +31,7 @@ export async function openDatabase(options: DatabaseOptions, entities: EntitySch
   const common = {
     entities,
     extensions: [Migrator],
-    migrations: { migrationsList: migrations, tableName: 'tollgate_migrations', transactional: true, allOrNothing: true, silent: true },
+    migrations: { migrationsList: migrations, tableName: 'tollgate_migrations', transactional: true, allOrNothing: true, silent: true, snapshot: false },
     debug: options.debug ?? false,
     allowGlobalContext: false,
     ...(log ? { logger: (message: string) => log.debug({ orm: true }, message) } : {}),

@@ -163,7 +163,9 @@ t.test('a chunk hook that throws mid-stream ends the stream with an error event;
 
   chunks = 0
   throwAt = 1
-  await t.rejects(client.chat.completions.create({ model: 'mock-echo', stream: true, messages: [{ role: 'user', content: 'hello' }] }), { status: 500 })
+  const err = await client.chat.completions.create({ model: 'mock-echo', stream: true, messages: [{ role: 'user', content: 'hello' }] }).catch((e: InstanceType<typeof OpenAI.APIError>) => e)
+  t.type(err, OpenAI.InternalServerError, 'a failure before the first byte is a plain error response')
+  t.equal((err as InstanceType<typeof OpenAI.APIError>).status, 500)
   await waitFor(() => (completed.length === 2 ? true : undefined))
   t.same(completed, ['rejected', 'rejected'])
 })

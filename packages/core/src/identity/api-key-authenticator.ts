@@ -53,13 +53,13 @@ export class ApiKeyAuthenticator {
   /** The principal of a key secret, or undefined when it is unknown, revoked, expired or its owner is gone. */
   async authenticate(secret: string): Promise<Principal | undefined> {
     if (!looksLikeApiKey(secret)) return undefined
-    const hash = hashApiKey(secret)
     const now = Date.now()
-    let entry = this.#cache.get(hash)
+    // Keyed by the secret itself: a cache hit costs no hash (the secret is in memory during the request anyway).
+    let entry = this.#cache.get(secret)
     if (!entry || entry.expiresAt < now) {
-      entry = await this.#load(hash, now)
+      entry = await this.#load(hashApiKey(secret), now)
       if (this.#cache.size > 100_000) this.#cache.clear()
-      this.#cache.set(hash, entry)
+      this.#cache.set(secret, entry)
     }
     if (!entry.principal) return undefined
     if (entry.keyExpiresAt !== undefined && entry.keyExpiresAt <= now) return undefined

@@ -71,9 +71,14 @@ export class ProxyPipeline {
   async handle(protocol: ClientProtocol, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const d = this.#d
     const abort = new AbortController()
+    let log: Logger | undefined
     const ctx: RequestContext = {
       id: request.id,
-      log: d.log.child({ reqId: request.id }),
+      // The child logger is made on first use: most requests never log.
+      get log() {
+        log ??= d.log.child({ reqId: request.id })
+        return log
+      },
       protocol: protocol.protocol,
       principal: undefined as unknown as Principal,
       request: undefined as unknown as CanonicalRequest,
@@ -211,7 +216,10 @@ export class ProxyPipeline {
       ctx.status = 200
       ctx.outcome = 'success'
       await this.#write(ctx, reply, s, s.encoder.end(ctx.usage))
+      // End before uncorking, so the last message and the chunked terminator leave in one write, in order.
+      const socket = reply.raw.socket
       reply.raw.end()
+      if (socket) uncork(s, socket)
     } finally {
       d.inflight.streamEnded()
     }
@@ -227,6 +235,14 @@ export class ProxyPipeline {
       ctx.timings.firstByte = performance.now()
     }
     if (res.destroyed) throw new AbortedError()
+    // Coalesce the SSE messages decoded from one upstream read into one socket write: cork the
+    // socket on the first, uncork once the current microtasks (the rest of that read) are done.
+    const socket = res.socket
+    if (!s.corked && socket) {
+      s.corked = true
+      socket.cork()
+      process.nextTick(() => uncork(s, socket))
+    }
     if (!res.write(text)) {
       await new Promise<void>((resolve, reject) => {
         const done = () => {
@@ -249,8 +265,10 @@ export class ProxyPipeline {
       // Bytes already reached the client: end the stream with an error event in its protocol.
       const res = reply.raw
       if (!res.destroyed) {
+        const socket = res.socket
         res.write(s.encoder.error(error))
         res.end()
+        if (socket) uncork(s, socket)
       }
       return
     }
@@ -281,6 +299,7 @@ export class ProxyPipeline {
 
 interface StreamState {
   started: boolean
+  corked?: boolean
   encoder: StreamEncoder
   /** Text and tool-call arguments sent so far, for estimating usage when the upstream never reports it. */
   output: string[]
@@ -293,6 +312,13 @@ class AbortedError extends Error {
     super('client aborted')
     this.name = 'AbortedError'
   }
+}
+
+/** Ends a cork started by #write (once: a socket counts its corks). */
+function uncork(s: StreamState, socket: import('node:net').Socket): void {
+  if (!s.corked) return
+  s.corked = false
+  socket.uncork()
 }
 
 function collectOutput(output: string[], chunk: ResponseChunk): void {

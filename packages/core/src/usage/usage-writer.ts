@@ -13,20 +13,53 @@ export interface UsageWriterOptions {
   maxQueue?: number
 }
 
-const COLUMNS = [
-  'request_id', 'occurred_at', 'organization_id', 'project_id', 'api_key_id', 'user_id', 'provider', 'model', 'upstream_model',
-  'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'cost', 'market_cost', 'latency_ms', 'ttft_ms',
-  'status', 'error_code', 'streaming', 'client_ip', 'user_agent', 'app_name', 'estimated', 'failed_attempts',
-] as const
+/** Column name and PostgreSQL type of every written field, in one place for the INSERT and the recordset. */
+const COLUMNS: readonly [string, string][] = [
+  ['request_id', 'text'], ['occurred_at', 'timestamptz'], ['organization_id', 'uuid'], ['project_id', 'uuid'], ['api_key_id', 'uuid'],
+  ['user_id', 'uuid'], ['provider', 'text'], ['model', 'text'], ['upstream_model', 'text'], ['input_tokens', 'integer'],
+  ['output_tokens', 'integer'], ['cached_read_tokens', 'integer'], ['cache_write_tokens', 'integer'], ['cost', 'bigint'],
+  ['market_cost', 'bigint'], ['latency_ms', 'integer'], ['ttft_ms', 'integer'], ['status', 'integer'], ['error_code', 'text'],
+  ['streaming', 'boolean'], ['client_ip', 'text'], ['user_agent', 'text'], ['app_name', 'text'], ['estimated', 'boolean'],
+  ['failed_attempts', 'jsonb'],
+]
 
-function row(e: UsageEvent): unknown[] {
-  return [
-    e.requestId, e.occurredAt, e.organizationId, e.projectId ?? null, e.apiKeyId ?? null, e.userId ?? null, e.provider ?? null,
-    e.model ?? null, e.upstreamModel ?? null, e.inputTokens, e.outputTokens, e.cachedReadTokens, e.cacheWriteTokens,
-    e.cost.toString(), e.marketCost.toString(), e.latencyMs, e.ttftMs ?? null, e.status, e.errorCode ?? null, e.streaming,
-    e.clientIp ?? null, e.userAgent ?? null, e.appName ?? null, e.estimated,
-    e.failedAttempts && e.failedAttempts.length > 0 ? JSON.stringify(e.failedAttempts) : null,
-  ]
+/**
+ * One INSERT for the whole batch, with the rows as a single JSON parameter expanded by
+ * jsonb_to_recordset: no per-value quoting on the client, one round trip, any batch size.
+ */
+const INSERT_SQL = `insert into core_usage_event (${COLUMNS.map(([c]) => c).join(',')})
+  select ${COLUMNS.map(([c]) => c).join(',')} from jsonb_to_recordset(?::jsonb) as r(${COLUMNS.map(([c, t]) => `${c} ${t}`).join(',')})
+  on conflict (request_id) do nothing`
+
+/** A usage event as a recordset row (bigints as strings: JSON numbers would lose precision). */
+function row(e: UsageEvent): Record<string, unknown> {
+  return {
+    request_id: e.requestId,
+    occurred_at: e.occurredAt.toISOString(),
+    organization_id: e.organizationId,
+    project_id: e.projectId ?? null,
+    api_key_id: e.apiKeyId ?? null,
+    user_id: e.userId ?? null,
+    provider: e.provider ?? null,
+    model: e.model ?? null,
+    upstream_model: e.upstreamModel ?? null,
+    input_tokens: e.inputTokens,
+    output_tokens: e.outputTokens,
+    cached_read_tokens: e.cachedReadTokens,
+    cache_write_tokens: e.cacheWriteTokens,
+    cost: e.cost.toString(),
+    market_cost: e.marketCost.toString(),
+    latency_ms: e.latencyMs,
+    ttft_ms: e.ttftMs ?? null,
+    status: e.status,
+    error_code: e.errorCode ?? null,
+    streaming: e.streaming,
+    client_ip: e.clientIp ?? null,
+    user_agent: e.userAgent ?? null,
+    app_name: e.appName ?? null,
+    estimated: e.estimated,
+    failed_attempts: e.failedAttempts && e.failedAttempts.length > 0 ? e.failedAttempts : null,
+  }
 }
 
 /**
@@ -85,18 +118,7 @@ export class UsageWriter {
     const batch = this.#queue.splice(0, this.#batchSize * 4)
     const started = performance.now()
     try {
-      const params: unknown[] = []
-      const tuples: string[] = []
-      for (const e of batch) {
-        const values = row(e)
-        tuples.push(`(${values.map(() => '?').join(',')})`)
-        params.push(...values)
-      }
-      await this.#db.orm.em.fork().execute(
-        `insert into core_usage_event (${COLUMNS.join(',')}) values ${tuples.join(',')} on conflict (request_id) do nothing`,
-        params,
-        'run',
-      )
+      await this.#db.orm.em.fork().execute(INSERT_SQL, [JSON.stringify(batch.map(row))], 'run')
       this.onFlush?.(batch.length, (performance.now() - started) / 1000, false)
       await this.#bus.emit('usage.recorded', { events: batch })
     } catch (err) {

@@ -58,3 +58,23 @@ t.test('oversized bodies get 413 before being read whole; deep JSON and bad JSON
   t.equal(unknownModel.json().error.code, 'TOLLGATE_ERR_MODEL_NOT_FOUND')
   t.equal(unknownModel.json().error.param, 'model')
 })
+
+t.test('regression: a stream ends with its last message before the chunked terminator (coalesced writes)', async (t) => {
+  const gw = await createTestGateway()
+  t.teardown(() => gw.close())
+  const url = await gw.listen({ port: 0 })
+  const { request } = await import('node:http')
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => (text += c))
+      res.on('end', () => resolve(text))
+      res.on('error', reject)
+    })
+    req.end(JSON.stringify({ model: 'mock-echo', stream: true, messages: [{ role: 'user', content: 'one two three four five six' }] }))
+  })
+  t.match(body, /^data: \{/)
+  t.ok(body.endsWith('data: [DONE]\n\n'), 'the [DONE] message arrived, last')
+  t.equal(body.match(/\[DONE\]/g)?.length, 1)
+})

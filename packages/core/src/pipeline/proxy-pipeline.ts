@@ -120,7 +120,7 @@ export class ProxyPipeline {
       ctx.timings.upstreamHeaders = performance.now()
       ctx.upstreamStatus = result.status
       if (result.kind === 'stream') {
-        stream = { started: false, encoder: protocol.createStreamEncoder({ request: ctx.request, requestedModel: ctx.request.model, requestId: ctx.id }), output: [] }
+        stream = { started: false, pending: '', flushScheduled: false, encoder: protocol.createStreamEncoder({ request: ctx.request, requestedModel: ctx.request.model, requestId: ctx.id }), output: [] }
         await this.#stream(ctx, protocol, result, reply, stream, abort.signal)
       } else {
         await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: false })
@@ -198,7 +198,10 @@ export class ProxyPipeline {
           if (hasChunkHooks) ({ chunk, modified } = await d.hooks.chunk(ctx, upstreamChunk))
           collectOutput(s.output, chunk)
           const text = s.encoder.encode(chunk, sameProtocol && !modified)
-          if (text) await this.#write(ctx, reply, s, text)
+          if (text) {
+            const pending = this.#write(ctx, reply, s, text)
+            if (pending) await pending
+          }
         }
       } catch (err) {
         if (signal.aborted || err instanceof AbortedError) throw new AbortedError()
@@ -216,17 +219,19 @@ export class ProxyPipeline {
       ctx.status = 200
       ctx.outcome = 'success'
       await this.#write(ctx, reply, s, s.encoder.end(ctx.usage))
-      // End before uncorking, so the last message and the chunked terminator leave in one write, in order.
-      const socket = reply.raw.socket
-      reply.raw.end()
-      if (socket) uncork(s, socket)
+      endWithPending(s, reply.raw)
     } finally {
       d.inflight.streamEnded()
     }
   }
 
-  /** Writes SSE text, sending the headers with the first byte (so failures before it can still be a normal error response). */
-  async #write(ctx: RequestContext, reply: FastifyReply, s: StreamState, text: string): Promise<void> {
+  /**
+   * Queues SSE text for the client, sending the headers with the first byte (so failures before
+   * it can still be a normal error response). Everything queued while one upstream read is being
+   * decoded leaves in a single write (one HTTP chunk, one syscall) on the next tick; the returned
+   * promise waits for the socket to drain when the client reads slower than the upstream sends.
+   */
+  #write(ctx: RequestContext, reply: FastifyReply, s: StreamState, text: string): Promise<void> | undefined {
     const res = reply.raw
     if (!s.started) {
       s.started = true
@@ -235,29 +240,12 @@ export class ProxyPipeline {
       ctx.timings.firstByte = performance.now()
     }
     if (res.destroyed) throw new AbortedError()
-    // Coalesce the SSE messages decoded from one upstream read into one socket write: cork the
-    // socket on the first, uncork once the current microtasks (the rest of that read) are done.
-    const socket = res.socket
-    if (!s.corked && socket) {
-      s.corked = true
-      socket.cork()
-      process.nextTick(() => uncork(s, socket))
+    s.pending += text
+    if (!s.flushScheduled) {
+      s.flushScheduled = true
+      process.nextTick(flushPending, s, res)
     }
-    if (!res.write(text)) {
-      await new Promise<void>((resolve, reject) => {
-        const done = () => {
-          res.off('drain', done)
-          res.off('close', closed)
-          resolve()
-        }
-        const closed = () => {
-          res.off('drain', done)
-          reject(new AbortedError())
-        }
-        res.once('drain', done)
-        res.once('close', closed)
-      })
-    }
+    return s.drained
   }
 
   #sendError(ctx: RequestContext, protocol: ClientProtocol, reply: FastifyReply, s: StreamState | undefined, error: TollgateError): void {
@@ -265,10 +253,8 @@ export class ProxyPipeline {
       // Bytes already reached the client: end the stream with an error event in its protocol.
       const res = reply.raw
       if (!res.destroyed) {
-        const socket = res.socket
-        res.write(s.encoder.error(error))
-        res.end()
-        if (socket) uncork(s, socket)
+        s.pending += s.encoder.error(error)
+        endWithPending(s, res)
       }
       return
     }
@@ -299,7 +285,11 @@ export class ProxyPipeline {
 
 interface StreamState {
   started: boolean
-  corked?: boolean
+  /** SSE text queued for the next write. */
+  pending: string
+  flushScheduled: boolean
+  /** Set while the socket is over its high-water mark: resolves on 'drain' (or rejects when the client is gone). */
+  drained?: Promise<void>
   encoder: StreamEncoder
   /** Text and tool-call arguments sent so far, for estimating usage when the upstream never reports it. */
   output: string[]
@@ -314,11 +304,38 @@ class AbortedError extends Error {
   }
 }
 
-/** Ends a cork started by #write (once: a socket counts its corks). */
-function uncork(s: StreamState, socket: import('node:net').Socket): void {
-  if (!s.corked) return
-  s.corked = false
-  socket.uncork()
+/** Writes what is queued as one chunk; on back-pressure, arms `drained` until the socket drains. */
+function flushPending(s: StreamState, res: FastifyReply['raw']): void {
+  s.flushScheduled = false
+  if (s.pending.length === 0 || res.destroyed || res.writableEnded) return
+  const text = s.pending
+  s.pending = ''
+  if (!res.write(text) && !s.drained) {
+    s.drained = new Promise<void>((resolve, reject) => {
+      const done = () => {
+        res.off('close', closed)
+        s.drained = undefined
+        resolve()
+      }
+      const closed = () => {
+        res.off('drain', done)
+        s.drained = undefined
+        reject(new AbortedError())
+      }
+      res.once('drain', done)
+      res.once('close', closed)
+    })
+    // Nobody may be awaiting it yet; a rejection here is handled by the next #write.
+    s.drained.catch(() => undefined)
+  }
+}
+
+/** Ends the response with whatever is still queued, in one write with the chunked terminator. */
+function endWithPending(s: StreamState, res: FastifyReply['raw']): void {
+  const text = s.pending
+  s.pending = ''
+  if (text.length > 0) res.end(text)
+  else res.end()
 }
 
 function collectOutput(output: string[], chunk: ResponseChunk): void {

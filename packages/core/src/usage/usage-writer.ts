@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely'
 import type { Logger } from 'pino'
 import type { Database } from '../data/database.js'
 import type { EventBus } from '../events/event-bus.js'
@@ -28,7 +29,7 @@ const COLUMNS: readonly [string, string][] = [
  * jsonb_to_recordset: no per-value quoting on the client, one round trip, any batch size.
  */
 const INSERT_SQL = `insert into core_usage_event (${COLUMNS.map(([c]) => c).join(',')})
-  select ${COLUMNS.map(([c]) => c).join(',')} from jsonb_to_recordset(?::jsonb) as r(${COLUMNS.map(([c, t]) => `${c} ${t}`).join(',')})
+  select ${COLUMNS.map(([c]) => c).join(',')} from jsonb_to_recordset($1::jsonb) as r(${COLUMNS.map(([c, t]) => `${c} ${t}`).join(',')})
   on conflict (request_id) do nothing`
 
 /** A usage event as a recordset row (bigints as strings: JSON numbers would lose precision). */
@@ -118,7 +119,8 @@ export class UsageWriter {
     const batch = this.#queue.splice(0, this.#batchSize * 4)
     const started = performance.now()
     try {
-      await this.#db.orm.em.fork().execute(INSERT_SQL, [JSON.stringify(batch.map(row))], 'run')
+      // Through Kysely so the JSON travels as a bound parameter, not escaped into the SQL text.
+      await this.#db.orm.em.fork().getKysely().executeQuery(CompiledQuery.raw(INSERT_SQL, [JSON.stringify(batch.map(row))]))
       this.onFlush?.(batch.length, (performance.now() - started) / 1000, false)
       await this.#bus.emit('usage.recorded', { events: batch })
     } catch (err) {

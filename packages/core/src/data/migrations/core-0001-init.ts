@@ -131,7 +131,6 @@ export class CoreInit extends Migration {
     )`)
     this.addSql('create unique index core_usage_event_request_uq on core_usage_event (request_id)')
     this.addSql('create index core_usage_event_cursor_idx on core_usage_event (tx_id, id)')
-    this.addSql('create index core_usage_event_org_time_idx on core_usage_event (organization_id, occurred_at)')
     this.addSql(`create table core_event_cursor (
       consumer text primary key,
       tx_id xid8 not null default '0',

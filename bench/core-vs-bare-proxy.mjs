@@ -1,11 +1,13 @@
 // Benchmark: a bare fastify + undici proxy versus the gateway with core only, in front of the same
 // fake upstream, non-stream and stream. Upstream, proxy and gateway each run in their own process;
 // autocannon runs here. Prints requests/s, the ratio to the bare proxy, and added p50/p99 latency,
-// as a table and as JSON. Not a test: numbers vary run to run, compare only within one run.
+// and CPU time per request of the proxy process itself (from /proc: the figure that travels, since
+// every process here shares two cores), as a table and as JSON. Not a test: numbers vary run to run, compare only within one run.
 //
 //   npm run bench                         # defaults: 50 connections, 10 s warm-up, 20 s per run
 //   BENCH_SECONDS=30 BENCH_WARMUP=30 npm run bench
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
@@ -26,6 +28,13 @@ async function start(script, args = []) {
   throw new Error(`${script} exited before it was ready`)
 }
 
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return (ticks * 1_000_000) / 100
+}
+
 function run(url, body, headers, duration) {
   return new Promise((resolve, reject) => {
     autocannon({ url, method: 'POST', connections, duration, body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } }, (err, result) => (err ? reject(err) : resolve(result)))
@@ -42,10 +51,12 @@ try {
   const upstream = await start('fake-upstream.mjs')
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`
   const bare = await start('bare-proxy.mjs', [upstreamUrl])
+  const bareChild = children.at(-1)
   const gateway = await start('gateway-core.mjs', [upstreamUrl])
+  const gatewayChild = children.at(-1)
   const targets = [
-    { name: 'bare fastify+undici proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {} },
-    { name: 'gateway (core only)', url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`, headers: { authorization: `Bearer ${gateway.apiKey}` } },
+    { name: 'bare fastify+undici proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {}, pid: bareChild.pid },
+    { name: 'gateway (core only)', url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`, headers: { authorization: `Bearer ${gateway.apiKey}` }, pid: gatewayChild.pid },
   ]
   const results = []
   for (const scenario of scenarios) {
@@ -54,9 +65,11 @@ try {
       const w = await run(target.url, scenario.body, target.headers, warmup)
       if (w.non2xx > 0) throw new Error(`${target.name} answered ${w.non2xx} non-2xx responses during warm-up`)
       process.stderr.write(`measuring ${target.name} (${scenario.name}) for ${seconds}s…\n`)
+      const cpuBefore = cpuMicros(target.pid)
       const r = await run(target.url, scenario.body, target.headers, seconds)
+      const cpu = cpuMicros(target.pid) - cpuBefore
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${target.name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
-      results.push({ scenario: scenario.name, target: target.name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 })
+      results.push({ scenario: scenario.name, target: target.name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuPerRequest: cpu / r.requests.total })
     }
   }
   const rows = []
@@ -68,6 +81,8 @@ try {
         target: r.target,
         'req/s': Math.round(r.rps),
         'vs bare': `${((r.rps / base.rps) * 100).toFixed(1)}%`,
+        'cpu µs/req': Math.round(r.cpuPerRequest),
+        'cpu vs bare': `${(r.cpuPerRequest / base.cpuPerRequest).toFixed(2)}×`,
         'p50 ms': r.p50,
         'p99 ms': r.p99,
         'added p50 ms': r.p50 - base.p50,

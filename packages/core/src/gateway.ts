@@ -7,7 +7,7 @@ import { ModelCatalog, modelFromConfig } from './catalog/model-catalog.js'
 import { type GatewayConfig, gatewayConfigSchema } from './config/gateway-config.js'
 import type { Principal } from './context/principal.js'
 import { CORE_ENTITIES } from './data/entities.js'
-import { type Database, migrateDatabase, openDatabase } from './data/database.js'
+import { type Database, migrateDatabase, openDatabase, pendingMigrations } from './data/database.js'
 import { CORE_MIGRATIONS } from './data/migrations/index.js'
 import { TollgateError } from './errors/tollgate-error.js'
 import { EventBus } from './events/event-bus.js'
@@ -113,6 +113,12 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   let closed = false
   try {
     if (config.database?.migrate !== false) await migrateDatabase(db)
+    else {
+      const pending = await pendingMigrations(db)
+      if (pending.length > 0) {
+        throw new TollgateError('TOLLGATE_ERR_CONFIG_INVALID', `The database has ${pending.length} pending migration(s) (${pending.join(', ')}) and config.database.migrate is false: run "tollgate migrate" first`, { field: 'config.database.migrate' })
+      }
+    }
 
     const server = config.server ?? {}
     const app = Fastify({

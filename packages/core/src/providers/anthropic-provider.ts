@@ -8,7 +8,7 @@ import type { ResponseChunk } from '../canonical/types.js'
 import { encodeAnthropicRequest } from '../protocols/anthropic/anthropic-request-encoder.js'
 import { AnthropicStreamDecoder, decodeAnthropicResponse } from '../protocols/anthropic/anthropic-response-decoder.js'
 import { type AnthropicResponse, DEFAULT_ANTHROPIC_VERSION } from '../protocols/anthropic/anthropic-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessages, type UpstreamResponse } from './http-upstream.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -67,10 +67,12 @@ function streamResult(response: UpstreamResponse, signal: AbortSignal): Upstream
 
 async function* anthropicChunks(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk> {
   const decoder = new AnthropicStreamDecoder()
-  for await (const message of sseMessages(response.body, signal)) {
-    if (decoder.done) continue
-    const item = decoder.decode(message.event, message.data, message.raw)
-    if (item.kind === 'chunk') yield item.chunk
+  for await (const messages of sseMessageBatches(response.body, signal)) {
+    for (const message of messages) {
+      if (decoder.done) continue
+      const item = decoder.decode(message.event, message.data, message.raw)
+      if (item.kind === 'chunk') yield item.chunk
+    }
   }
   if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
 }

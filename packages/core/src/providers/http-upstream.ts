@@ -128,21 +128,23 @@ async function readLimited(body: UpstreamResponse['body'], limit: number): Promi
 }
 
 /**
- * Iterates the SSE messages of a streamed body as its chunks arrive. A body error (socket cut,
- * idle timeout, abort) becomes an UpstreamError; leaving the loop early destroys the body, which
- * closes the upstream connection.
+ * Iterates the SSE messages of a streamed body as its chunks arrive, one array per network read
+ * (so a consumer handles the messages of one read in a plain loop, without an async step per
+ * message). A body error (socket cut, idle timeout, abort) becomes an UpstreamError; leaving the
+ * loop early destroys the body, which closes the upstream connection.
  */
-export async function* sseMessages(body: UpstreamResponse['body'], signal: AbortSignal): AsyncGenerator<SseMessage> {
+export async function* sseMessageBatches(body: UpstreamResponse['body'], signal: AbortSignal): AsyncGenerator<SseMessage[]> {
   const parser = new SseParser()
   try {
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
       const messages = parser.push(chunk)
-      for (let i = 0; i < messages.length; i++) yield messages[i]
+      if (messages.length > 0) yield messages
     }
   } catch (err) {
     throw toUpstreamError(err, signal, 'body')
   }
-  yield* parser.end()
+  const rest = [...parser.end()]
+  if (rest.length > 0) yield rest
 }
 
 /** The UpstreamError of a non-2xx answer, with the vendor's message and type when its body is JSON. */

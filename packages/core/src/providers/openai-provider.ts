@@ -8,7 +8,7 @@ import type { ResponseChunk } from '../canonical/types.js'
 import { encodeOpenAIRequest } from '../protocols/openai/openai-request-encoder.js'
 import { decodeOpenAIResponse, OpenAIStreamDecoder } from '../protocols/openai/openai-response-decoder.js'
 import type { OpenAIChatResponse } from '../protocols/openai/openai-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessages, type UpstreamResponse } from './http-upstream.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -67,12 +67,14 @@ function streamResult(response: UpstreamResponse, signal: AbortSignal): Upstream
 
 async function* openAIChunks(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk> {
   const decoder = new OpenAIStreamDecoder()
-  for await (const message of sseMessages(response.body, signal)) {
-    // Anything after [DONE] is read (so the connection can be reused) but ignored.
-    if (decoder.done) continue
-    if (message.event === 'error') throw namedErrorEvent(message.data)
-    const item = decoder.decode(message.data, message.raw)
-    if (item.kind === 'chunk') yield item.chunk
+  for await (const messages of sseMessageBatches(response.body, signal)) {
+    for (const message of messages) {
+      // Anything after [DONE] is read (so the connection can be reused) but ignored.
+      if (decoder.done) continue
+      if (message.event === 'error') throw namedErrorEvent(message.data)
+      const item = decoder.decode(message.data, message.raw)
+      if (item.kind === 'chunk') yield item.chunk
+    }
   }
   if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
 }

@@ -1,3 +1,4 @@
+import pino from 'pino'
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway.js'
 import type { PluginInstance } from '../plugin/define-plugin.js'
 import { createTestDatabase, type TestDatabase } from './test-database.js'
@@ -31,6 +32,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
   let gw: Gateway
   try {
     gw = await createGateway({
+      logger: config.logger ?? pino({ level: process.env.TOLLGATE_TEST_LOG ?? 'silent' }),
       ...config,
       database: { ...testDb.options, ...config.database },
       security: { providerKeyEncryptionKey: Buffer.alloc(32, 7).toString('base64'), ...config.security },

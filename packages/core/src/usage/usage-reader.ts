@@ -73,7 +73,9 @@ function toEvent(r: Row): StoredUsageEvent {
  *
  * Order is by (inserting transaction id, id), and only rows of transactions older than every
  * running one (`pg_snapshot_xmin`) are read: a sequence id can commit out of order, a
- * transaction id below the snapshot's xmin cannot, so no event is ever skipped.
+ * transaction id below the snapshot's xmin cannot, so no event is ever skipped. The xmin is
+ * cluster-wide: a long transaction anywhere on the PostgreSQL server delays consumers (never
+ * makes them skip) until it ends.
  */
 export class UsageEventReader {
   readonly #db: Database

@@ -287,3 +287,7 @@ t.test('bad gateway config fails at startup naming the path', async (t) => {
   await t.rejects(createTestGateway({ config: { server: { bodyLimitBytes: 'big' as never } } }), { message: /config\.server\.bodyLimitBytes must be integer/ })
   await t.rejects(createTestGateway({ config: { models: [{ name: 'm', provider: 'mock', prices: { input: '0.1234567' } }] } }), { message: /config\.models\[0\]\.prices\.input/ })
 })
+
+t.test('with migrations turned off, a database with pending migrations is refused with a clear message', async (t) => {
+  await t.rejects(createTestGateway({ config: { database: { migrate: false } } }), { code: 'TOLLGATE_ERR_CONFIG_INVALID', message: /pending migration\(s\) \(core:0001_init\).*tollgate migrate/ })
+})

@@ -1,7 +1,11 @@
 // The baseline: a bare fastify + undici proxy doing the least a JSON proxy does (parse the body,
 // forward it, pass the answer through). Runs in its own process; prints its port on stdout.
+import { createRequire } from 'node:module'
 import Fastify from 'fastify'
-import { Pool } from 'undici'
+
+// The same undici the gateway uses (core's own dependency), so the comparison is like for like.
+const requireFromCore = createRequire(new URL('../packages/core/package.json', import.meta.url))
+const { Pool } = requireFromCore('undici')
 
 const upstream = process.argv[2]
 const pool = new Pool(upstream, { connections: 128, pipelining: 1 })

@@ -45,7 +45,7 @@ const messages = [{ role: 'user', content: 'Summarise the following text. '.conc
 const scenarios = [
   { name: 'non-stream', body: { model: 'bench-model', messages } },
   { name: 'stream', body: { model: 'bench-model', messages, stream: true } },
-]
+].filter((s) => !process.env.BENCH_SCENARIOS || process.env.BENCH_SCENARIOS.split(',').includes(s.name))
 
 try {
   const upstream = await start('fake-upstream.mjs')

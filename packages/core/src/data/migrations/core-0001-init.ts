@@ -100,8 +100,10 @@ export class CoreInit extends Migration {
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now()
     )`)
+    // The primary key is the consumers' read order (inserting transaction, then sequence): one
+    // index serves both identity and cursor reads, one fewer to maintain on the hot insert.
     this.addSql(`create table core_usage_event (
-      id bigserial primary key,
+      id bigserial not null,
       tx_id xid8 not null default pg_current_xact_id(),
       request_id text not null,
       occurred_at timestamptz not null,
@@ -127,10 +129,10 @@ export class CoreInit extends Migration {
       user_agent text,
       app_name text,
       estimated boolean not null default false,
-      failed_attempts jsonb
+      failed_attempts jsonb,
+      primary key (tx_id, id)
     )`)
     this.addSql('create unique index core_usage_event_request_uq on core_usage_event (request_id)')
-    this.addSql('create index core_usage_event_cursor_idx on core_usage_event (tx_id, id)')
     this.addSql(`create table core_event_cursor (
       consumer text primary key,
       tx_id xid8 not null default '0',

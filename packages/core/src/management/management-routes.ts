@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { createAjv } from '../util/ajv.js'
 import { createAuthenticateHook } from './authenticate-hook.js'
+import { catalogErrorHandler } from '../server/error-handler.js'
 import { assertRouteHasAuthz, createAuthzHook } from './authz.js'
 import type { ManagementDeps } from './management-deps.js'
-import { managementErrorHandler } from './management-errors.js'
 import { registerApiKeyRoutes } from './routes/api-key-routes.js'
 import { registerCatalogRoutes } from './routes/catalog-routes.js'
 import { registerInvitationRoutes } from './routes/invitation-routes.js'
@@ -30,7 +30,8 @@ export async function registerManagementRoutes(app: FastifyInstance, deps: Manag
   const bodyAjv = createAjv({ allErrors: false, coerceTypes: false, removeAdditional: false })
   const urlAjv = createAjv({ allErrors: false, coerceTypes: 'array', removeAdditional: false })
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : urlAjv).compile(schema))
-  app.setErrorHandler(managementErrorHandler)
+  // The scope renders its own errors (it must also work mounted on a bare fastify app).
+  app.setErrorHandler(catalogErrorHandler())
   app.addHook('onRoute', assertRouteHasAuthz)
   app.addHook('onRequest', createAuthenticateHook(deps.authenticate))
   app.addHook('preValidation', createAuthzHook(deps.identity))

@@ -8,7 +8,7 @@ import type { ResponseChunk } from '../canonical/types.js'
 import { encodeAnthropicRequest } from '../protocols/anthropic/anthropic-request-encoder.js'
 import { AnthropicStreamDecoder, decodeAnthropicResponse } from '../protocols/anthropic/anthropic-response-decoder.js'
 import { type AnthropicResponse, DEFAULT_ANTHROPIC_VERSION } from '../protocols/anthropic/anthropic-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -37,12 +37,7 @@ export class AnthropicProvider implements ProviderAdapter {
     const response = await this.#http.post('/messages', headers, JSON.stringify(body), call.signal)
     if (call.request.stream) return streamResult(response, call.signal)
     const text = await readBody(response.body, call.signal)
-    let parsed: AnthropicResponse
-    try {
-      parsed = JSON.parse(text) as AnthropicResponse
-    } catch (cause) {
-      throw new UpstreamError('protocol', 'upstream answer is not JSON', { cause })
-    }
+    const parsed = parseJsonAnswer<AnthropicResponse>(text)
     return { kind: 'json', status: response.status, headers: response.headers, response: decodeAnthropicResponse(parsed), raw: { protocol: 'anthropic', body: text } }
   }
 

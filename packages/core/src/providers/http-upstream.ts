@@ -147,6 +147,15 @@ export async function* sseMessageBatches(body: UpstreamResponse['body'], signal:
   if (rest.length > 0) yield rest
 }
 
+/** Parses a JSON answer body; a body that is not JSON is the upstream breaking protocol. */
+export function parseJsonAnswer<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (cause) {
+    throw new UpstreamError('protocol', 'upstream answer is not JSON', { cause })
+  }
+}
+
 /** The UpstreamError of a non-2xx answer, with the vendor's message and type when its body is JSON. */
 export function httpError(status: number, headers: Record<string, string | string[] | undefined>, text: string): UpstreamError {
   let upstreamMessage: string | undefined

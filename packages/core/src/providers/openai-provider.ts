@@ -8,7 +8,7 @@ import type { ResponseChunk } from '../canonical/types.js'
 import { encodeOpenAIRequest } from '../protocols/openai/openai-request-encoder.js'
 import { decodeOpenAIResponse, OpenAIStreamDecoder } from '../protocols/openai/openai-response-decoder.js'
 import type { OpenAIChatResponse } from '../protocols/openai/openai-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -37,12 +37,7 @@ export class OpenAIProvider implements ProviderAdapter {
     const response = await this.#http.post('/chat/completions', headers, JSON.stringify(body), call.signal)
     if (call.request.stream) return streamResult(response, call.signal)
     const text = await readBody(response.body, call.signal)
-    let parsed: OpenAIChatResponse
-    try {
-      parsed = JSON.parse(text) as OpenAIChatResponse
-    } catch (cause) {
-      throw new UpstreamError('protocol', 'upstream answer is not JSON', { cause })
-    }
+    const parsed = parseJsonAnswer<OpenAIChatResponse>(text)
     return { kind: 'json', status: response.status, headers: response.headers, response: decodeOpenAIResponse(parsed), raw: { protocol: 'openai', body: text } }
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { WireProtocol } from '../canonical/types.js'
 import { errorBodyFor } from '../errors/render.js'
 import { TollgateError, isTollgateError } from '../errors/tollgate-error.js'
+import { describeAjvErrors } from '../util/ajv.js'
 
 /** Which error shape a route speaks: set as route config `protocol`. */
 export type RouteProtocol = WireProtocol | 'management'
@@ -14,9 +15,14 @@ declare module 'fastify' {
   }
 }
 
-/** Converts fastify's own errors (body too large, bad content type, validation) to catalog errors. */
+/** Converts fastify's own errors (body too large, bad content type, schema validation) to catalog errors; a validation error names the field. */
 export function fromFastifyError(err: FastifyError): TollgateError {
   if (isTollgateError(err)) return err
+  if (err.validation) {
+    const { path, message } = describeAjvErrors(err.validation as never)
+    const where = err.validationContext && err.validationContext !== 'body' ? ` (${err.validationContext})` : ''
+    return new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_BODY', `${message}${where}`, { field: path })
+  }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new TollgateError('TOLLGATE_ERR_REQUEST_TOO_LARGE', 'The request body is larger than this gateway accepts')
@@ -27,14 +33,7 @@ export function fromFastifyError(err: FastifyError): TollgateError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_JSON', 'The request body is not valid JSON')
   }
-  if (err.validation) {
-    const first = err.validation[0]
-    const path = (first?.instancePath ?? '').split('/').slice(1).join('.')
-    const missing = first?.keyword === 'required' ? String((first.params as { missingProperty?: string }).missingProperty) : undefined
-    const field = [err.validationContext === 'body' ? '' : err.validationContext, path, missing].filter(Boolean).join('.') || err.validationContext
-    return new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_BODY', `${field ?? 'request'} ${missing ? 'is required' : (first?.message ?? 'is invalid')}`, { field })
-  }
-  if (err.statusCode === 404) return new TollgateError('TOLLGATE_ERR_REQUEST_NOT_FOUND', err.message)
+  if (err.statusCode === 404) return new TollgateError('TOLLGATE_ERR_REQUEST_NOT_FOUND', 'Not found')
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_BODY', err.message, { status: err.statusCode })
   return new TollgateError('TOLLGATE_ERR_SERVER_INTERNAL', 'Internal error', { cause: err })
 }
@@ -50,13 +49,18 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: T
     .send(JSON.stringify(errorBodyFor(protocol, error, request.id)))
 }
 
+/** An error handler that renders every error through the catalog in the route's protocol shape; internal errors are logged. */
+export function catalogErrorHandler(log?: Logger) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const error = fromFastifyError(err)
+    if (error.code === 'TOLLGATE_ERR_SERVER_INTERNAL') (log ?? request.log).error({ err, reqId: request.id }, 'unhandled error')
+    return sendError(request, reply, error)
+  }
+}
+
 /** Installs the error and not-found handlers that render every error through the catalog. */
 export function installErrorHandling(app: FastifyInstance, log: Logger): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const error = fromFastifyError(err)
-    if (error.code === 'TOLLGATE_ERR_SERVER_INTERNAL') log.error({ err, reqId: request.id }, 'unhandled error')
-    return sendError(request, reply, error)
-  })
+  app.setErrorHandler(catalogErrorHandler(log))
   app.setNotFoundHandler((request, reply) => {
     const protocol: RouteProtocol = request.url.startsWith('/v1/messages') ? 'anthropic' : request.url.startsWith('/v1/chat') ? 'openai' : 'management'
     const error = new TollgateError('TOLLGATE_ERR_REQUEST_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)

@@ -77,7 +77,13 @@ export class UsageWriter {
   readonly #bus: EventBus
   readonly #batchSize: number
   readonly #maxQueue: number
-  #queue: UsageEvent[] = []
+  /**
+   * Queued events, each already serialised to its JSON row: strings hold no pointers, so a queue
+   * of thousands costs the garbage collector next to nothing while it waits for the next flush.
+   * The objects themselves are kept only while something subscribes to 'usage.recorded'.
+   */
+  #queue: string[] = []
+  #events: (UsageEvent | undefined)[] = []
   #timer: NodeJS.Timeout
   #flushing: Promise<void> | undefined
   #closed = false
@@ -101,7 +107,9 @@ export class UsageWriter {
 
   /** Queues an event. Resolves at once unless the queue is over its bound (back-pressure instead of loss). */
   add(event: UsageEvent): Promise<void> | undefined {
-    this.#queue.push(event)
+    this.#queue.push(JSON.stringify(row(event)))
+    // Aligned with #queue; an empty slot when nobody listens (no object kept alive).
+    this.#events.push(this.#bus.has('usage.recorded') ? event : undefined)
     if (this.#queue.length > this.#maxQueue) return this.flush()
     // One drain at a time: a full batch while a drain runs is picked up by that drain's loop.
     if (this.#queue.length >= this.#batchSize && !this.#flushing) void this.flush()
@@ -123,12 +131,14 @@ export class UsageWriter {
 
   async #flushOnce(): Promise<boolean> {
     const batch = this.#queue.splice(0, this.#batchSize * 4)
+    const slots = this.#events.splice(0, batch.length)
+    const events = slots.filter((e): e is UsageEvent => e !== undefined)
     const started = performance.now()
     try {
       // Through Kysely so the JSON travels as a bound parameter, not escaped into the SQL text.
-      await this.#db.orm.em.fork().getKysely().executeQuery(CompiledQuery.raw(INSERT_SQL, [JSON.stringify(batch.map(row))]))
+      await this.#db.orm.em.fork().getKysely().executeQuery(CompiledQuery.raw(INSERT_SQL, [`[${batch.join(',')}]`]))
       this.onFlush?.(batch.length, (performance.now() - started) / 1000, false)
-      await this.#bus.emit('usage.recorded', { events: batch })
+      if (events.length > 0) await this.#bus.emit('usage.recorded', { events })
       return true
     } catch (err) {
       this.onFlush?.(batch.length, (performance.now() - started) / 1000, true)
@@ -138,6 +148,7 @@ export class UsageWriter {
       }
       this.#log.error({ err, count: batch.length }, 'usage event flush failed; will retry')
       this.#queue.unshift(...batch)
+      this.#events.unshift(...slots)
       return false
     }
   }

@@ -188,19 +188,23 @@ export class ProxyPipeline {
     d.inflight.streamStarted()
     try {
       try {
-        for await (const upstreamChunk of result.chunks) {
+        for await (const batch of result.batches ?? singleChunks(result.chunks)) {
           if (signal.aborted) throw new AbortedError()
-          for (const ev of upstreamChunk.events) {
-            if (ev.type === 'usage') ctx.usage = ev.usage
-          }
-          let chunk: ResponseChunk = upstreamChunk
-          let modified = false
-          if (hasChunkHooks) ({ chunk, modified } = await d.hooks.chunk(ctx, upstreamChunk))
-          collectOutput(s.output, chunk)
-          const text = s.encoder.encode(chunk, sameProtocol && !modified)
-          if (text) {
-            const pending = this.#write(ctx, reply, s, text)
-            if (pending) await pending
+          // The chunks of one upstream read are handled in a plain loop; an await happens only
+          // for chunk hooks and for back-pressure.
+          for (const upstreamChunk of batch) {
+            for (const ev of upstreamChunk.events) {
+              if (ev.type === 'usage') ctx.usage = ev.usage
+            }
+            let chunk: ResponseChunk = upstreamChunk
+            let modified = false
+            if (hasChunkHooks) ({ chunk, modified } = await d.hooks.chunk(ctx, upstreamChunk))
+            collectOutput(s.output, chunk)
+            const text = s.encoder.encode(chunk, sameProtocol && !modified)
+            if (text) {
+              const pending = this.#write(ctx, reply, s, text)
+              if (pending) await pending
+            }
           }
         }
       } catch (err) {
@@ -294,6 +298,11 @@ interface StreamState {
   /** Text and tool-call arguments sent so far, for estimating usage when the upstream never reports it. */
   output: string[]
   upstream?: Extract<UpstreamResult, { kind: 'stream' }>
+}
+
+/** Adapts a one-chunk-at-a-time stream to batches of one. */
+async function* singleChunks(chunks: AsyncIterable<ResponseChunk>): AsyncGenerator<ResponseChunk[]> {
+  for await (const chunk of chunks) yield [chunk]
 }
 
 /** Thrown internally when the client went away. */

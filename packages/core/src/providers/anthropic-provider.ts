@@ -8,7 +8,7 @@ import type { ResponseChunk } from '../canonical/types.js'
 import { encodeAnthropicRequest } from '../protocols/anthropic/anthropic-request-encoder.js'
 import { AnthropicStreamDecoder, decodeAnthropicResponse } from '../protocols/anthropic/anthropic-response-decoder.js'
 import { type AnthropicResponse, DEFAULT_ANTHROPIC_VERSION } from '../protocols/anthropic/anthropic-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
+import { batchedChunks, HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -53,21 +53,30 @@ function streamResult(response: UpstreamResponse, signal: AbortSignal): Upstream
     status: response.status,
     headers: response.headers,
     protocol: 'anthropic',
-    chunks: anthropicChunks(response, signal),
+    ...batchedChunks(anthropicBatches(response, signal)),
     cancel: () => {
       if (!body.destroyed) body.destroy()
     },
   }
 }
 
-async function* anthropicChunks(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk> {
+async function* anthropicBatches(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk[]> {
   const decoder = new AnthropicStreamDecoder()
   for await (const messages of sseMessageBatches(response.body, signal)) {
+    const batch: ResponseChunk[] = []
     for (const message of messages) {
       if (decoder.done) continue
-      const item = decoder.decode(message.event, message.data, message.raw)
-      if (item.kind === 'chunk') yield item.chunk
+      let item: ReturnType<AnthropicStreamDecoder['decode']>
+      try {
+        item = decoder.decode(message.event, message.data, message.raw)
+      } catch (err) {
+        // What was decoded before the error still reaches the client, then the error.
+        if (batch.length > 0) yield batch
+        throw err
+      }
+      if (item.kind === 'chunk') batch.push(item.chunk)
     }
+    if (batch.length > 0) yield batch
   }
   if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
 }

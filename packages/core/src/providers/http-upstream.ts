@@ -147,6 +147,19 @@ export async function* sseMessageBatches(body: UpstreamResponse['body'], signal:
   if (rest.length > 0) yield rest
 }
 
+/**
+ * Both views of a batched chunk stream: `batches` for the pipeline, `chunks` for callers that
+ * want one chunk at a time (generators are lazy: only the one consumed reads the body).
+ */
+export function batchedChunks<T>(batches: AsyncGenerator<T[]>): { batches: AsyncGenerator<T[]>; chunks: AsyncGenerator<T> } {
+  return { batches, chunks: flattenBatches(batches) }
+}
+
+/** Flattens chunk batches into single chunks (the `chunks` view of an adapter's `batches`). */
+export async function* flattenBatches<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch
+}
+
 /** Parses a JSON answer body; a body that is not JSON is the upstream breaking protocol. */
 export function parseJsonAnswer<T>(text: string): T {
   try {

@@ -8,7 +8,7 @@ import type { ResponseChunk } from '../canonical/types.js'
 import { encodeOpenAIRequest } from '../protocols/openai/openai-request-encoder.js'
 import { decodeOpenAIResponse, OpenAIStreamDecoder } from '../protocols/openai/openai-response-decoder.js'
 import type { OpenAIChatResponse } from '../protocols/openai/openai-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
+import { batchedChunks, HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -53,23 +53,35 @@ function streamResult(response: UpstreamResponse, signal: AbortSignal): Upstream
     status: response.status,
     headers: response.headers,
     protocol: 'openai',
-    chunks: openAIChunks(response, signal),
+    ...batchedChunks(openAIBatches(response, signal)),
     cancel: () => {
       if (!body.destroyed) body.destroy()
     },
   }
 }
 
-async function* openAIChunks(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk> {
+async function* openAIBatches(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk[]> {
   const decoder = new OpenAIStreamDecoder()
   for await (const messages of sseMessageBatches(response.body, signal)) {
+    const batch: ResponseChunk[] = []
     for (const message of messages) {
       // Anything after [DONE] is read (so the connection can be reused) but ignored.
       if (decoder.done) continue
-      if (message.event === 'error') throw namedErrorEvent(message.data)
-      const item = decoder.decode(message.data, message.raw)
-      if (item.kind === 'chunk') yield item.chunk
+      if (message.event === 'error') {
+        // What was decoded before the error still reaches the client, then the error.
+        if (batch.length > 0) yield batch
+        throw namedErrorEvent(message.data)
+      }
+      let item: ReturnType<OpenAIStreamDecoder['decode']>
+      try {
+        item = decoder.decode(message.data, message.raw)
+      } catch (err) {
+        if (batch.length > 0) yield batch
+        throw err
+      }
+      if (item.kind === 'chunk') batch.push(item.chunk)
     }
+    if (batch.length > 0) yield batch
   }
   if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
 }

@@ -52,6 +52,12 @@ export type UpstreamResult =
       protocol: WireProtocol
       /** Decoded chunks as they arrive; throws UpstreamError on an error event or a cut. */
       chunks: AsyncIterable<ResponseChunk>
+      /**
+       * The same chunks grouped per upstream network read, when the adapter can: the pipeline
+       * then handles a read's chunks without an async step per chunk. Consume either this or
+       * `chunks`, not both (they read the same body).
+       */
+      batches?: AsyncIterable<ResponseChunk[]>
       /** Closes the upstream body (client gone). */
       cancel(): void
     }

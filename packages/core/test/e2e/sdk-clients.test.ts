@@ -245,3 +245,25 @@ t.test('Anthropic clients may send the key as x-api-key and any anthropic-versio
   t.equal(res.status, 200)
   t.equal(fakeAnthropic.requests.at(-1)!.headers['anthropic-version'], '2099-01-01')
 })
+
+t.test("a project's own provider key (bring your own key) goes upstream instead of the gateway's, through the management API", async (t) => {
+  defaultScripts()
+  const set = await gw.app.inject({
+    method: 'PUT',
+    url: `/v1/projects/${gw.projectId}/provider-keys/oai`,
+    headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+    payload: { key: 'sk-project-own-key-1234' },
+  })
+  t.equal(set.statusCode < 300, true, `provider key stored (${set.statusCode})`)
+  t.notMatch(set.body, /sk-project-own-key-1234/, 'the secret is never echoed')
+  // The fake only accepts the gateway's key, so the project's key is answered with 401 → 502.
+  const err = await openai.chat.completions.create({ model: 'gpt-fake', messages: [{ role: 'user', content: 'byok' }] }).catch((e) => e)
+  t.equal(fakeOpenAI.requests.at(-1)!.headers.authorization, 'Bearer sk-project-own-key-1234', 'the project key was sent upstream')
+  t.equal(err.status, 502)
+  t.equal(err.code, 'TOLLGATE_ERR_UPSTREAM_AUTH')
+  const del = await gw.app.inject({ method: 'DELETE', url: `/v1/projects/${gw.projectId}/provider-keys/oai`, headers: { authorization: `Bearer ${gw.apiKey}` } })
+  t.equal(del.statusCode < 300, true, `provider key deleted (${del.statusCode})`)
+  const ok = await openai.chat.completions.create({ model: 'gpt-fake', messages: [{ role: 'user', content: 'gateway key again' }] })
+  t.equal(ok.choices[0].message.content, 'echo: gateway key again')
+  t.equal(fakeOpenAI.requests.at(-1)!.headers.authorization, 'Bearer sk-upstream-openai')
+})

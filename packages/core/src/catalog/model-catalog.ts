@@ -1,6 +1,9 @@
 import type { Usage } from '../canonical/types.js'
 import type { Cost } from '../context/request-context.js'
 import type { Database } from '../data/database.js'
+
+/** The EntityManager of a catalog write's transaction. */
+type TxEm = ReturnType<Database['orm']['em']['fork']>
 import { type MicrodollarsPerMillion, costOf, parsePricePerMillion } from '../util/money.js'
 
 /** Prices of a model, microdollars per million tokens. */
@@ -144,22 +147,32 @@ export class ModelCatalog {
     await this.reload()
   }
 
-  /** Creates or replaces a model (management API). */
-  async upsert(m: CatalogModel): Promise<void> {
+  /**
+   * Creates or replaces a model (management API). `onWritten` runs in the same transaction, so a
+   * transactional subscriber (the audit trail) commits or rolls back with the change.
+   */
+  async upsert(m: CatalogModel, options: { onWritten?: (em: TxEm) => Promise<void> } = {}): Promise<void> {
     const sets = MODEL_COLUMNS.split(',').slice(1).map((c) => `${c} = excluded.${c}`).join(', ')
-    await this.#db.orm.em.fork().execute(
-      `insert into core_model (${MODEL_COLUMNS}) values (${MODEL_COLUMNS.split(',').map(() => '?').join(',')}) on conflict (name) do update set ${sets}, updated_at = now()`,
-      modelParams(m),
-      'run',
-    )
+    await this.#db.orm.em.fork().transactional(async (em) => {
+      await em.execute(
+        `insert into core_model (${MODEL_COLUMNS}) values (${MODEL_COLUMNS.split(',').map(() => '?').join(',')}) on conflict (name) do update set ${sets}, updated_at = now()`,
+        modelParams(m),
+        'run',
+      )
+      await options.onWritten?.(em)
+    })
     await this.reload()
   }
 
-  /** Removes a model (management API). Returns false when there was none. */
-  async remove(name: string): Promise<boolean> {
-    const res = await this.#db.orm.em.fork().execute<{ affectedRows?: number; rows?: unknown[] }>('delete from core_model where name = ?', [name], 'run')
+  /** Removes a model (management API), `onWritten` in the same transaction. Returns false when there was none. */
+  async remove(name: string, options: { onWritten?: (em: TxEm) => Promise<void> } = {}): Promise<boolean> {
+    const removed = await this.#db.orm.em.fork().transactional(async (em) => {
+      const rows = await em.execute<{ name: string }[]>('delete from core_model where name = ? returning name', [name], 'all')
+      if (rows.length > 0) await options.onWritten?.(em)
+      return rows.length > 0
+    })
     await this.reload()
-    return (res as { affectedRows?: number }).affectedRows !== 0
+    return removed
   }
 
   stop(): void {

@@ -17,6 +17,7 @@ declare module './event-bus.js' {
     'project.updated': { organizationId: string; projectId: string } & Change
     'project.deleted': { organizationId: string; projectId: string }
     'member.invited': { organizationId: string; invitationId: string; email: string; role: Role }
+    'member.invitationRevoked': { organizationId: string; invitationId: string; email: string }
     'member.joined': { organizationId: string; userId: string; role: Role }
     'member.roleChanged': { organizationId: string; userId: string; before: Role; after: Role }
     'member.removed': { organizationId: string; userId: string }

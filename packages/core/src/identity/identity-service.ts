@@ -193,8 +193,8 @@ export class IdentityService {
   }
 
   /** Revokes a pending invitation. */
-  revokeInvitation(id: string): Promise<InvitationView> {
-    return invitations.revokeInvitation(this.#ctx, id)
+  revokeInvitation(id: string, actor?: Actor): Promise<InvitationView> {
+    return invitations.revokeInvitation(this.#ctx, id, actor)
   }
 
   /** Accepts an invitation token as a user (who must be its addressee). */

@@ -117,13 +117,14 @@ export async function getInvitation(ctx: IdentityContext, id: string): Promise<I
 }
 
 /** Revokes a pending invitation (idempotent); an accepted one is a 409. */
-export async function revokeInvitation(ctx: IdentityContext, id: string): Promise<InvitationView> {
+export async function revokeInvitation(ctx: IdentityContext, id: string, actor?: Actor): Promise<InvitationView> {
   return transaction(ctx, async (em) => {
     const [row] = await rows<InvitationRow>(em, `select ${COLUMNS} from core_invitation where id = ? for update`, [id])
     if (!row) throw notFound('Invitation')
     if (row.accepted_at) throw conflict('The invitation was already accepted; remove the member instead')
     if (row.revoked_at) return view(row)
     const [after] = await rows<InvitationRow>(em, `update core_invitation set revoked_at = now() where id = ? returning ${COLUMNS}`, [id])
+    await ctx.events.emit('member.invitationRevoked', { organizationId: row.organization_id, invitationId: row.id, email: row.email }, eventMeta(actor, row.organization_id, em))
     return view(after)
   })
 }

@@ -65,10 +65,8 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: ManagementDeps
         throw new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_BODY', (err as Error).message, { field: (err as Error).message.split(':')[0] })
       }
       const before = deps.catalog.get(model.name)
-      await deps.catalog.upsert(model)
-      const after = deps.catalog.get(model.name) ?? model
-      await emitModelUpdated(deps, request, model.name, before, after)
-      return catalogModelView(after)
+      await deps.catalog.upsert(model, { onWritten: (em) => emitModelUpdated(deps, request, model.name, before, model, em) })
+      return catalogModelView(deps.catalog.get(model.name) ?? model)
     },
   })
 
@@ -81,22 +79,18 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: ManagementDeps
     handler: async (request, reply) => {
       const before = deps.catalog.get(request.params.name)
       if (!before) throw notFound('Model')
-      await deps.catalog.remove(before.name)
-      await emitModelUpdated(deps, request, before.name, before, undefined)
+      await deps.catalog.remove(before.name, { onWritten: (em) => emitModelUpdated(deps, request, before.name, before, undefined, em) })
       return reply.code(204).send()
     },
   })
 }
 
-/**
- * Emits model.updated after the catalog wrote the change. The catalog writes through its own
- * EntityManager, so this event carries no transaction: subscribers write on their own.
- */
-async function emitModelUpdated(deps: ManagementDeps, request: Parameters<typeof actorOf>[0], name: string, before: CatalogModel | undefined, after: CatalogModel | undefined): Promise<void> {
+/** Emits model.updated inside the catalog write's transaction (`em`), so an audit entry commits with the change. */
+async function emitModelUpdated(deps: ManagementDeps, request: Parameters<typeof actorOf>[0], name: string, before: CatalogModel | undefined, after: CatalogModel | undefined, em: unknown): Promise<void> {
   const actor = actorOf(request)
   await deps.events.emit(
     'model.updated',
     { model: name, before: before ? catalogModelView(before) : undefined, after: after ? catalogModelView(after) : undefined },
-    { actor: actor.apiKeyId ? { type: 'api_key', id: actor.apiKeyId } : { type: 'user', id: actor.userId }, ip: actor.ip, userAgent: actor.userAgent },
+    { actor: actor.apiKeyId ? { type: 'api_key', id: actor.apiKeyId } : { type: 'user', id: actor.userId }, ip: actor.ip, userAgent: actor.userAgent, em },
   )
 }

@@ -50,7 +50,7 @@ export function registerInvitationRoutes(app: FastifyInstance, deps: ManagementD
     config: rule({ kind: 'resource', resource: 'invitation', param: 'invitationId' }, 'admin'),
     schema: { tags, summary: 'Revoke a pending invitation', params: idParams('invitationId'), response: responses(noContent) },
     handler: async (request, reply) => {
-      await deps.identity.revokeInvitation(request.params.invitationId)
+      await deps.identity.revokeInvitation(request.params.invitationId, actorOf(request))
       return reply.code(204).send()
     },
   })

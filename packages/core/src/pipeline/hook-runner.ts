@@ -56,44 +56,35 @@ export class HookRunner {
 
   /** onResponse: returns the (possibly replaced) response and whether any hook replaced it. */
   async response(ctx: RequestContext, response: CanonicalResponse): Promise<{ response: CanonicalResponse; modified: boolean }> {
-    let current = response
-    let modified = false
-    for (const h of this.#hooks.list('onResponse')) {
-      const started = performance.now()
-      try {
-        const next = await h.fn(ctx, current)
-        if (next) {
-          current = next
-          modified = true
-        }
-        this.#observe(h.pluginId, 'onResponse', started, false)
-      } catch (err) {
-        this.#observe(h.pluginId, 'onResponse', started, true)
-        throw this.#fail(ctx, h.pluginId, 'onResponse', err)
-      }
-    }
-    return { response: current, modified }
+    const { value, modified } = await this.#transform('onResponse', ctx, response)
+    return { response: value, modified }
   }
 
   /** onResponseChunk: returns the (possibly replaced) chunk and whether any hook replaced it. */
   async chunk(ctx: RequestContext, chunk: ResponseChunk): Promise<{ chunk: ResponseChunk; modified: boolean }> {
-    let current = chunk
+    const { value, modified } = await this.#transform('onResponseChunk', ctx, chunk)
+    return { chunk: value, modified }
+  }
+
+  /** Runs transforming hooks in order, each on the previous one's result; a hook returning nothing keeps the value. */
+  async #transform<T>(name: 'onResponse' | 'onResponseChunk', ctx: RequestContext, initial: T): Promise<{ value: T; modified: boolean }> {
+    let value = initial
     let modified = false
-    for (const h of this.#hooks.list('onResponseChunk')) {
+    for (const h of this.#hooks.list(name)) {
       const started = performance.now()
       try {
-        const next = await h.fn(ctx, current)
+        const next = await (h.fn as (ctx: RequestContext, value: T) => Promise<T | undefined>)(ctx, value)
         if (next) {
-          current = next
+          value = next
           modified = true
         }
-        this.#observe(h.pluginId, 'onResponseChunk', started, false)
+        this.#observe(h.pluginId, name, started, false)
       } catch (err) {
-        this.#observe(h.pluginId, 'onResponseChunk', started, true)
-        throw this.#fail(ctx, h.pluginId, 'onResponseChunk', err)
+        this.#observe(h.pluginId, name, started, true)
+        throw this.#fail(ctx, h.pluginId, name, err)
       }
     }
-    return { chunk: current, modified }
+    return { value, modified }
   }
 
   /** onError, onAbort, onComplete: observers; a throw is logged and the rest still run. */

@@ -5,7 +5,8 @@
  * chunk by chunk as they arrive.
  */
 import { Pool, type Dispatcher } from 'undici'
-import type { ProviderConfig } from './provider.js'
+import type { ResponseChunk, WireProtocol } from '../canonical/types.js'
+import type { ProviderConfig, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 import { type SseMessage, SseParser } from './sse-parser.js'
 
@@ -147,16 +148,59 @@ export async function* sseMessageBatches(body: UpstreamResponse['body'], signal:
   if (rest.length > 0) yield rest
 }
 
-/**
- * Both views of a batched chunk stream: `batches` for the pipeline, `chunks` for callers that
- * want one chunk at a time (generators are lazy: only the one consumed reads the body).
- */
-export function batchedChunks<T>(batches: AsyncGenerator<T[]>): { batches: AsyncGenerator<T[]>; chunks: AsyncGenerator<T> } {
-  return { batches, chunks: flattenBatches(batches) }
+/** A protocol's stream decoder as the shared stream driver sees it. */
+export interface StreamMessageDecoder {
+  /** True once the stream's end marker arrived (later messages are read and ignored). */
+  readonly done: boolean
+  /** True once the upstream reported how the answer finished. */
+  readonly finished: boolean
+  /** Decodes one SSE message: a chunk, or nothing to forward. Throws UpstreamError on an error event. */
+  decode(message: SseMessage): ResponseChunk | undefined
 }
 
-/** Flattens chunk batches into single chunks (the `chunks` view of an adapter's `batches`). */
-export async function* flattenBatches<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+/**
+ * The stream result of an SSE upstream answer: chunks decoded as they arrive, grouped per network
+ * read (`batches`, for the pipeline) and one by one (`chunks`); only the view consumed reads the
+ * body. Chunks decoded before an error still reach the consumer, then the error. A stream that
+ * ends before the upstream said it finished is an UpstreamError.
+ */
+export function sseStreamResult(response: UpstreamResponse, signal: AbortSignal, protocol: WireProtocol, decoder: StreamMessageDecoder): UpstreamResult {
+  const body = response.body
+  const batches = decodeBatches(response, signal, decoder)
+  return {
+    kind: 'stream',
+    status: response.status,
+    headers: response.headers,
+    protocol,
+    batches,
+    chunks: flattenBatches(batches),
+    cancel: () => {
+      if (!body.destroyed) body.destroy()
+    },
+  }
+}
+
+async function* decodeBatches(response: UpstreamResponse, signal: AbortSignal, decoder: StreamMessageDecoder): AsyncGenerator<ResponseChunk[]> {
+  for await (const messages of sseMessageBatches(response.body, signal)) {
+    const batch: ResponseChunk[] = []
+    for (const message of messages) {
+      if (decoder.done) continue
+      let chunk: ResponseChunk | undefined
+      try {
+        chunk = decoder.decode(message)
+      } catch (err) {
+        if (batch.length > 0) yield batch
+        throw err
+      }
+      if (chunk) batch.push(chunk)
+    }
+    if (batch.length > 0) yield batch
+  }
+  if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
+}
+
+/** Flattens chunk batches into single chunks (the one-at-a-time view). */
+async function* flattenBatches<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
   for await (const batch of batches) yield* batch
 }
 

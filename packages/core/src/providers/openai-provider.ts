@@ -4,11 +4,10 @@
  * the OpenAI client encoder drops it when the client did not ask.
  */
 import type { Dispatcher } from 'undici'
-import type { ResponseChunk } from '../canonical/types.js'
 import { encodeOpenAIRequest } from '../protocols/openai/openai-request-encoder.js'
 import { decodeOpenAIResponse, OpenAIStreamDecoder } from '../protocols/openai/openai-response-decoder.js'
 import type { OpenAIChatResponse } from '../protocols/openai/openai-wire.js'
-import { batchedChunks, HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseMessageBatches, type UpstreamResponse } from './http-upstream.js'
+import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseStreamResult, type StreamMessageDecoder, } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -35,7 +34,7 @@ export class OpenAIProvider implements ProviderAdapter {
     const key = call.apiKey ?? this.config.apiKey
     if (key) headers.authorization = `Bearer ${key}`
     const response = await this.#http.post('/chat/completions', headers, JSON.stringify(body), call.signal)
-    if (call.request.stream) return streamResult(response, call.signal)
+    if (call.request.stream) return sseStreamResult(response, call.signal, 'openai', openAIMessages())
     const text = await readBody(response.body, call.signal)
     const parsed = parseJsonAnswer<OpenAIChatResponse>(text)
     return { kind: 'json', status: response.status, headers: response.headers, response: decodeOpenAIResponse(parsed), raw: { protocol: 'openai', body: text } }
@@ -46,44 +45,22 @@ export class OpenAIProvider implements ProviderAdapter {
   }
 }
 
-function streamResult(response: UpstreamResponse, signal: AbortSignal): UpstreamResult {
-  const body = response.body
+/** OpenAI's stream decoder for the shared driver, with `event: error` messages as errors. */
+function openAIMessages(): StreamMessageDecoder {
+  const decoder = new OpenAIStreamDecoder()
   return {
-    kind: 'stream',
-    status: response.status,
-    headers: response.headers,
-    protocol: 'openai',
-    ...batchedChunks(openAIBatches(response, signal)),
-    cancel: () => {
-      if (!body.destroyed) body.destroy()
+    get done() {
+      return decoder.done
+    },
+    get finished() {
+      return decoder.finished
+    },
+    decode(message) {
+      if (message.event === 'error') throw namedErrorEvent(message.data)
+      const item = decoder.decode(message.data, message.raw)
+      return item.kind === 'chunk' ? item.chunk : undefined
     },
   }
-}
-
-async function* openAIBatches(response: UpstreamResponse, signal: AbortSignal): AsyncGenerator<ResponseChunk[]> {
-  const decoder = new OpenAIStreamDecoder()
-  for await (const messages of sseMessageBatches(response.body, signal)) {
-    const batch: ResponseChunk[] = []
-    for (const message of messages) {
-      // Anything after [DONE] is read (so the connection can be reused) but ignored.
-      if (decoder.done) continue
-      if (message.event === 'error') {
-        // What was decoded before the error still reaches the client, then the error.
-        if (batch.length > 0) yield batch
-        throw namedErrorEvent(message.data)
-      }
-      let item: ReturnType<OpenAIStreamDecoder['decode']>
-      try {
-        item = decoder.decode(message.data, message.raw)
-      } catch (err) {
-        if (batch.length > 0) yield batch
-        throw err
-      }
-      if (item.kind === 'chunk') batch.push(item.chunk)
-    }
-    if (batch.length > 0) yield batch
-  }
-  if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
 }
 
 /** Some OpenAI-compatible servers send a stream error as `event: error`. */

@@ -4,8 +4,8 @@
 // and CPU time per request of the proxy process itself (from /proc: the figure that travels, since
 // every process here shares two cores), as a table and as JSON. Not a test: numbers vary run to run, compare only within one run.
 //
-//   npm run bench                         # defaults: 50 connections, 10 s warm-up, 20 s per run
-//   BENCH_SECONDS=30 BENCH_WARMUP=30 npm run bench
+//   npm run bench                         # defaults: 50 connections, 10 s warm-up, 3 alternating rounds of 20 s
+//   BENCH_SECONDS=30 BENCH_WARMUP=30 BENCH_ROUNDS=5 npm run bench
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
@@ -16,6 +16,7 @@ const here = new URL('.', import.meta.url).pathname
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const seconds = Number(process.env.BENCH_SECONDS ?? 20)
 const warmup = Number(process.env.BENCH_WARMUP ?? 10)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const children = []
 
 async function start(script, args = []) {
@@ -26,6 +27,12 @@ async function start(script, args = []) {
     if (line.startsWith('{')) return JSON.parse(line)
   }
   throw new Error(`${script} exited before it was ready`)
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
 /** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
@@ -58,18 +65,31 @@ try {
     { name: 'bare fastify+undici proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {}, pid: bareChild.pid },
     { name: 'gateway (core only)', url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`, headers: { authorization: `Bearer ${gateway.apiKey}` }, pid: gatewayChild.pid },
   ]
+  // Targets are measured in alternation, round after round, and each figure is the median of
+  // its rounds: a shared machine drifts by tens of percent over minutes, and one back-to-back
+  // pair would charge that drift to whichever target ran second.
   const results = []
   for (const scenario of scenarios) {
     for (const target of targets) {
       process.stderr.write(`warming up ${target.name} (${scenario.name}) for ${warmup}s…\n`)
       const w = await run(target.url, scenario.body, target.headers, warmup)
       if (w.non2xx > 0) throw new Error(`${target.name} answered ${w.non2xx} non-2xx responses during warm-up`)
-      process.stderr.write(`measuring ${target.name} (${scenario.name}) for ${seconds}s…\n`)
-      const cpuBefore = cpuMicros(target.pid)
-      const r = await run(target.url, scenario.body, target.headers, seconds)
-      const cpu = cpuMicros(target.pid) - cpuBefore
-      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${target.name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
-      results.push({ scenario: scenario.name, target: target.name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuPerRequest: cpu / r.requests.total })
+    }
+    const samples = new Map(targets.map((t) => [t.name, []]))
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
+        process.stderr.write(`round ${round}/${rounds}: measuring ${target.name} (${scenario.name}) for ${seconds}s…\n`)
+        const cpuBefore = cpuMicros(target.pid)
+        const r = await run(target.url, scenario.body, target.headers, seconds)
+        const cpu = cpuMicros(target.pid) - cpuBefore
+        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${target.name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
+        samples.get(target.name).push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuPerRequest: cpu / r.requests.total })
+      }
+    }
+    for (const target of targets) {
+      const s = samples.get(target.name)
+      const med = (k) => median(s.map((x) => x[k]))
+      results.push({ scenario: scenario.name, target: target.name, rps: med('rps'), p50: med('p50'), p99: med('p99'), cpuPerRequest: med('cpuPerRequest'), rounds: s })
     }
   }
   const rows = []
@@ -91,7 +111,7 @@ try {
     }
   }
   console.table(rows)
-  console.log(JSON.stringify({ connections, seconds, warmup, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite', rows }, null, 2))
+  console.log(JSON.stringify({ connections, seconds, warmup, rounds, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite', rows, samples: results.map((r) => ({ scenario: r.scenario, target: r.target, rounds: r.rounds })) }, null, 2))
 } finally {
   for (const c of children) {
     c.kill('SIGTERM')

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { encodeAnthropicRequest } from '../protocols/anthropic/anthropic-request-encoder.js'
 import { AnthropicStreamDecoder, decodeAnthropicResponse } from '../protocols/anthropic/anthropic-response-decoder.js'
 import { type AnthropicResponse, DEFAULT_ANTHROPIC_VERSION } from '../protocols/anthropic/anthropic-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseStreamResult, type StreamMessageDecoder, } from './http-upstream.js'
+import { exchange, HttpUpstream, JSON_HEADERS, mergeHeaders, STREAM_HEADERS, type StreamMessageDecoder } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 
 /** The default base URL of the Anthropic adapter. */
@@ -32,11 +32,7 @@ export class AnthropicProvider implements ProviderAdapter {
     const headers = mergeHeaders(this.#headers, call.passHeaders, call.request.stream ? STREAM_HEADERS : JSON_HEADERS)
     const key = call.apiKey ?? this.config.apiKey
     if (key) headers['x-api-key'] = key
-    const response = await this.#http.post('/messages', headers, JSON.stringify(body), call.signal)
-    if (call.request.stream) return sseStreamResult(response, call.signal, 'anthropic', anthropicMessages())
-    const text = await readBody(response.body, call.signal)
-    const parsed = parseJsonAnswer<AnthropicResponse>(text)
-    return { kind: 'json', status: response.status, headers: response.headers, response: decodeAnthropicResponse(parsed), raw: { protocol: 'anthropic', body: text } }
+    return exchange<AnthropicResponse>(this.#http, call, { path: '/messages', body, headers, protocol: 'anthropic', decodeAnswer: decodeAnthropicResponse, streamDecoder: anthropicMessages })
   }
 
   close(): Promise<void> {

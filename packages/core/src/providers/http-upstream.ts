@@ -5,8 +5,8 @@
  * chunk by chunk as they arrive.
  */
 import { Pool, type Dispatcher } from 'undici'
-import type { ResponseChunk, WireProtocol } from '../canonical/types.js'
-import type { ProviderConfig, UpstreamResult } from './provider.js'
+import type { CanonicalResponse, ResponseChunk, WireProtocol } from '../canonical/types.js'
+import type { ProviderConfig, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 import { type SseMessage, SseParser } from './sse-parser.js'
 
@@ -197,6 +197,32 @@ async function* decodeBatches(response: UpstreamResponse, signal: AbortSignal, d
     if (batch.length > 0) yield batch
   }
   if (!decoder.done && !decoder.finished) throw new UpstreamError('stream', 'upstream stream ended before the response was complete')
+}
+
+/** What differs between protocols in one upstream attempt; the flow around it is shared. */
+export interface UpstreamExchange<Answer> {
+  /** Path below the base URL ("/chat/completions"). */
+  path: string
+  /** The encoded request body. */
+  body: unknown
+  /** Headers including credentials. */
+  headers: Record<string, string>
+  protocol: WireProtocol
+  /** Decodes a parsed non-streamed answer. */
+  decodeAnswer(answer: Answer): CanonicalResponse
+  /** A fresh stream decoder, for streamed requests. */
+  streamDecoder(): StreamMessageDecoder
+}
+
+/**
+ * One attempt: POST, then the stream result (SSE) or the decoded JSON answer with its raw body
+ * kept for pass-through.
+ */
+export async function exchange<Answer>(http: HttpUpstream, call: UpstreamCall, x: UpstreamExchange<Answer>): Promise<UpstreamResult> {
+  const response = await http.post(x.path, x.headers, JSON.stringify(x.body), call.signal)
+  if (call.request.stream) return sseStreamResult(response, call.signal, x.protocol, x.streamDecoder())
+  const text = await readBody(response.body, call.signal)
+  return { kind: 'json', status: response.status, headers: response.headers, response: x.decodeAnswer(parseJsonAnswer<Answer>(text)), raw: { protocol: x.protocol, body: text } }
 }
 
 /** Flattens chunk batches into single chunks (the one-at-a-time view). */

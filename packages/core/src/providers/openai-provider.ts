@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { encodeOpenAIRequest } from '../protocols/openai/openai-request-encoder.js'
 import { decodeOpenAIResponse, OpenAIStreamDecoder } from '../protocols/openai/openai-response-decoder.js'
 import type { OpenAIChatResponse } from '../protocols/openai/openai-wire.js'
-import { HttpUpstream, JSON_HEADERS, mergeHeaders, parseJsonAnswer, readBody, STREAM_HEADERS, sseStreamResult, type StreamMessageDecoder, } from './http-upstream.js'
+import { exchange, HttpUpstream, JSON_HEADERS, mergeHeaders, STREAM_HEADERS, type StreamMessageDecoder } from './http-upstream.js'
 import type { ProviderAdapter, ProviderConfig, ProviderFactory, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 
@@ -33,11 +33,7 @@ export class OpenAIProvider implements ProviderAdapter {
     const headers = mergeHeaders(this.#headers, call.passHeaders, call.request.stream ? STREAM_HEADERS : JSON_HEADERS)
     const key = call.apiKey ?? this.config.apiKey
     if (key) headers.authorization = `Bearer ${key}`
-    const response = await this.#http.post('/chat/completions', headers, JSON.stringify(body), call.signal)
-    if (call.request.stream) return sseStreamResult(response, call.signal, 'openai', openAIMessages())
-    const text = await readBody(response.body, call.signal)
-    const parsed = parseJsonAnswer<OpenAIChatResponse>(text)
-    return { kind: 'json', status: response.status, headers: response.headers, response: decodeOpenAIResponse(parsed), raw: { protocol: 'openai', body: text } }
+    return exchange<OpenAIChatResponse>(this.#http, call, { path: '/chat/completions', body, headers, protocol: 'openai', decodeAnswer: decodeOpenAIResponse, streamDecoder: openAIMessages })
   }
 
   close(): Promise<void> {

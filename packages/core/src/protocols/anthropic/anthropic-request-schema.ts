@@ -5,18 +5,7 @@
  */
 import { TollgateError } from '../../errors/tollgate-error.js'
 import { createAjv, describeAjvErrors } from '../../util/ajv.js'
-
-/** A JSON Schema `if`/`then`/`else` (built without a literal `then` key, which linters take for a thenable). */
-function when(condition: object, consequence: object, alternative?: object): Record<string, unknown> {
-  const schema: Record<string, unknown> = { if: condition }
-  schema[THEN] = consequence
-  if (alternative) schema.else = alternative
-  return schema
-}
-const THEN = 'then'
-
-/** Applies `schema` to objects whose `type` is `type`. */
-const whenType = (type: string, schema: object) => when({ properties: { type: { const: type } } }, schema)
+import { when, whenType } from '../json-schema-helpers.js'
 
 const block = {
   type: 'object',

@@ -6,20 +6,9 @@
 import type { ErrorObject } from 'ajv'
 import { TollgateError } from '../../errors/tollgate-error.js'
 import { createAjv, describeAjvErrors } from '../../util/ajv.js'
+import { when, whenType } from '../json-schema-helpers.js'
 
 const nullable = (type: string) => ({ type: [type, 'null'] })
-
-/** A JSON Schema `if`/`then`/`else` (built without a literal `then` key, which linters take for a thenable). */
-function when(condition: object, consequence: object, alternative?: object): Record<string, unknown> {
-  const schema: Record<string, unknown> = { if: condition }
-  schema[THEN] = consequence
-  if (alternative) schema.else = alternative
-  return schema
-}
-const THEN = 'then'
-
-/** Applies `schema` to objects whose `type` is `type`. */
-const whenType = (type: string, schema: object) => when({ properties: { type: { const: type } } }, schema)
 
 const textPart = {
   type: 'object',

@@ -1,5 +1,6 @@
 // The gateway with core only (no plugins), in front of the fake upstream. Runs in its own process;
-// prints its port and an API key on stdout. Uses PostgreSQL when DATABASE_URL is set, else PGlite.
+// prints its port and an API key on stdout; logs (the access log included, as in production) go
+// to stderr at info level. Uses PostgreSQL when DATABASE_URL is set, else PGlite.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +9,7 @@ import { createGateway } from '@tollgate/core'
 
 const upstream = process.argv[2]
 const gw = await createGateway({
-  logger: pino({ level: 'warn' }),
+  logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 2, sync: false })),
   database: process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { dataDir: mkdtempSync(join(tmpdir(), 'tollgate-bench-')) },
   security: { providerKeyEncryptionKey: Buffer.alloc(32, 1).toString('base64') },
   providers: [{ id: 'bench', kind: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-bench', connections: 128 }],

@@ -1,4 +1,4 @@
-import { createGateway, type Gateway, type GatewayOptions, type PluginInstance } from '@tollgate/core'
+import { createGateway, type Gateway, type GatewayOptions, type PluginInstance, REDACT_PATHS } from '@tollgate/core'
 import { type Logger, pino } from 'pino'
 import { type BootstrapResult, bootstrapIfEmpty, bootstrapInstructions } from './bootstrap.js'
 import { type LoadConfigOptions, type LoadedConfig, loadConfig, type ServerConfig } from './config/index.js'
@@ -41,7 +41,8 @@ export function toGatewayOptions(config: ServerConfig, plugins: PluginInstance<a
 export async function openGateway(options: GatewayAssemblyOptions = {}): Promise<OpenedGateway> {
   const loaded = options.config ?? (await loadConfig(options.load))
   const config = loaded.config
-  const logger = options.logger ?? pino({ level: config.logLevel })
+  // Credentials in headers and key-named fields are redacted in every line, not only the access log.
+  const logger = options.logger ?? pino({ level: config.logLevel, redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' } })
   let lock: EmbeddedLock | undefined
   if (!config.database?.url && config.database?.dataDir && !config.database.dataDir.startsWith('memory://')) {
     lock = await lockEmbeddedDatabase(config.database.dataDir)

@@ -16,6 +16,8 @@ import { ApiKeyAuthenticator } from './identity/api-key-authenticator.js'
 import { IdentityService, type InvitationSender, LoggingInvitationSender } from './identity/identity-service.js'
 import { registerManagementRoutes } from './management/management-routes.js'
 import { MetricsRegistry } from './metrics/metrics-registry.js'
+import { REDACT_PATHS } from './observability/access-log.js'
+import { type GatewayObservability, installObservability } from './observability/gateway-observability.js'
 import { HookRunner } from './pipeline/hook-runner.js'
 import { InflightTracker } from './pipeline/inflight.js'
 import { ProxyPipeline } from './pipeline/proxy-pipeline.js'
@@ -25,6 +27,9 @@ import { HookRegistry } from './plugin/hook-registry.js'
 import { resolvePlugins } from './plugin/load-plugins.js'
 import { ServiceRegistry } from './plugin/services.js'
 import { ProviderRegistry } from './providers/provider-registry.js'
+import { ProviderKeyCipher } from './identity/provider-key-cipher.js'
+import { RoutingService } from './routing/routing-service.js'
+import { deploymentFrom } from './routing/routing-types.js'
 import { credentialFrom } from './server/credentials.js'
 import { installErrorHandling } from './server/error-handler.js'
 import './server/fastify-types.js'
@@ -59,10 +64,14 @@ export interface Gateway {
   readonly services: ServiceRegistry
   readonly events: EventBus
   readonly metrics: MetricsRegistry
+  /** URL of the metrics listener when `metrics.port` gives it its own (set by `listen`). */
+  readonly metricsUrl?: string
   readonly usageWriter: UsageWriter
   readonly usage: UsageEventReader
   readonly workers: WorkerRunner
   readonly providers: ProviderRegistry
+  /** Routing: policies, deployments, circuit breakers and rate limits. */
+  readonly routing: RoutingService
   /** Starts listening; returns the base URL. */
   listen(options?: { port?: number; host?: string }): Promise<string>
   /** Runs pending migrations; returns the names applied. */
@@ -96,7 +105,7 @@ function encryptionKeyFrom(config: GatewayConfig, log: Logger): Buffer {
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const { plugins = [], logger, dispatcher, invitationSender, ...config } = options
   validateGatewayConfig(config)
-  const log = logger ?? pino({ level: process.env.NODE_ENV === 'test' ? 'silent' : 'info' })
+  const log = logger ?? pino({ level: process.env.NODE_ENV === 'test' ? 'silent' : 'info', redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' } })
   const resolved = resolvePlugins(plugins)
   const models = (config.models ?? []).map((m, i) => {
     try {
@@ -135,6 +144,9 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       ajv: { customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
     })
     app.server.headersTimeout = server.headersTimeoutMs ?? 10_000
+    // Node checks the headers timeout only every connectionsCheckingInterval (30 s by default, read
+    // when listening starts): without this, a slowloris client keeps its socket for half a minute.
+    ;(app.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(app.server.headersTimeout / 4)))
     installJsonBodyParser(app, server.maxJsonDepth ?? 64)
     installErrorHandling(app, log)
 
@@ -150,6 +162,18 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
     await catalog.seed(models)
     await catalog.start()
     const providers = new ProviderRegistry(config.providers ?? [], { dispatcher })
+    const routing = new RoutingService({
+      db,
+      catalog,
+      registry: providers,
+      events,
+      cipher: new ProviderKeyCipher(encryptionKey),
+      configProviders: config.providers ?? [],
+      configPolicy: config.routing?.policy,
+      configDeployments: (config.routing?.deployments ?? []).map(({ id, model, ...rest }) => deploymentFrom(id, model, rest, catalog.get(model)?.upstreamModel ?? model)),
+      log,
+    })
+    await routing.start(config.routing?.refreshMs)
     const identity = new IdentityService({
       db,
       events,
@@ -160,12 +184,14 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       log,
     })
     const inflight = new InflightTracker()
+    const observability: GatewayObservability = installObservability({ app, log, metrics, hooks, usageWriter, inflight, knownModel: (name) => catalog.get(name) !== undefined }, config)
 
     services.provide(CoreServices.database, db)
     services.provide(CoreServices.catalog, catalog)
     services.provide(CoreServices.apiKeys, apiKeys)
     services.provide(CoreServices.identity, identity)
     services.provide(CoreServices.providers, providers)
+    services.provide(CoreServices.routing, routing)
     services.provide(CoreServices.usageWriter, usageWriter)
 
     /** API key first, then any authenticator a plugin added (sessions). */
@@ -196,15 +222,16 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       hooks: new HookRunner(hooks),
       apiKeys,
       catalog,
-      providers,
-      providerKeyFor: (projectId, provider) => identity.providerKeyFor(projectId, provider),
+      providerKeysOf: (projectId) => identity.providerKeysOf(projectId),
+      routing,
       usageWriter,
       inflight,
       log,
+      onFinished: (ctx) => observability.finished(ctx),
     })
     registerProxyRoutes(app, pipeline, catalog)
     registerHealthRoutes(app, db, inflight)
-    await app.register(async (scope) => registerManagementRoutes(scope, { identity, catalog, events, authenticate }))
+    await app.register(async (scope) => registerManagementRoutes(scope, { identity, catalog, events, authenticate, routing }))
 
     const gatewayConfig = Object.freeze(structuredClone(config)) as Record<string, unknown>
     for (const plugin of resolved) {
@@ -216,11 +243,16 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         throw new TollgateError('TOLLGATE_ERR_PLUGIN_INVALID', `plugin "${plugin.definition.id}" failed to register: ${(err as Error).message}`, { cause: err })
       }
     }
+    observability.pluginsRegistered()
     await app.ready()
     for (const h of hooks.list('onReady')) await h.fn()
     workers.start()
 
+    let metricsUrl: string | undefined
     const gateway: Gateway = {
+      get metricsUrl() {
+        return metricsUrl
+      },
       app,
       db,
       log,
@@ -233,8 +265,11 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
       usage,
       workers,
       providers,
+      routing,
       async listen({ port = 8080, host = '127.0.0.1' } = {}) {
-        return app.listen({ port, host })
+        const url = await app.listen({ port, host })
+        metricsUrl = await observability.listen()
+        return url
       },
       migrate: () => migrateDatabase(db),
       async close() {
@@ -256,7 +291,9 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
         }
         await workers.stop()
         catalog.stop()
+        routing.stop()
         await usageWriter.close()
+        await observability.close()
         await apiKeys.close()
         await providers.close()
         await db.close()

@@ -45,9 +45,14 @@ export { TollgateError, isTollgateError, toTollgateError, defineErrorCatalog, er
 export { openAIErrorBody, anthropicErrorBody, managementErrorBody, errorBodyFor } from './errors/render.js'
 
 // Events, metrics, workers
-export { EventBus, type DomainEvents, type DomainEventName, type EventMeta, type EventHandler } from './events/event-bus.js'
+export { EventBus, type DomainEvents, type DomainEventName, type EventMeta, type EventHandler, type AnyEventHandler, type AnyEventOptions } from './events/event-bus.js'
 export type { Change } from './events/core-events.js'
 export { MetricsRegistry, type MetricOptions } from './metrics/metrics-registry.js'
+export { CORE_METRICS, PLUGIN_METRICS, GATEWAY_METRICS, LATENCY_BUCKETS, OVERHEAD_BUCKETS, type MetricDefinition, type MetricKind } from './observability/metric-catalog.js'
+export { AccessLog, REDACT_PATHS, type AccessLogOptions } from './observability/access-log.js'
+export { RequestTracer, type TracingOptions } from './observability/tracing.js'
+export { GatewayMetrics, type GatewayMetricsSources } from './observability/gateway-metrics.js'
+export { type MetricsEndpointOptions, type MetricsServer, startMetricsServer } from './observability/metrics-endpoint.js'
 export { WorkerRunner, lockKeyFor, type WorkerDefinition } from './workers/worker-runner.js'
 
 // Data
@@ -72,9 +77,36 @@ export type { ClientProtocol, StreamEncoder } from './protocols/client-protocol.
 export { openAIProtocol } from './protocols/openai/openai-protocol.js'
 export { anthropicProtocol } from './protocols/anthropic/anthropic-protocol.js'
 
+// Routing
+export { RoutingService, type RoutingServiceDeps, type ProviderView, type DeploymentView, effectiveView } from './routing/routing-service.js'
+export { Router, missingFor, worstCaseCost, type Candidate, type RoutePlan, type RouteInput, type Exclusion, type ExclusionReason } from './routing/router.js'
+export { RoutingTable, type ResolvedDeployment, type ResolvedProvider } from './routing/routing-table.js'
+export { mergePolicies, regionMatches, routingPolicySchema, deploymentInputSchema, ROUTING_DEFAULTS, type EffectivePolicy } from './routing/routing-policy.js'
+export { DeploymentHealth, type HealthVerdict } from './routing/deployment-health.js'
+export { RateLimiter, type LimitClaim, type RateLimiterOptions } from './routing/rate-limiter.js'
+export type { ProviderInput, StoredProvider, StoredPolicy } from './routing/routing-store.js'
+export {
+  COMPLIANCE_ATTRIBUTES,
+  deploymentFrom,
+  type ComplianceAttribute,
+  type ComplianceRequirement,
+  type Deployment,
+  type DeploymentInput,
+  type ProviderSettings,
+  type RateLimits,
+  type RoutingPolicy,
+  type RetryPolicy,
+  type RouteTimeouts,
+  type CircuitBreakerPolicy,
+  type PolicyScope,
+} from './routing/routing-types.js'
+
 // Identity
 export { IdentityService, LoggingInvitationSender, type InvitationSender } from './identity/identity-service.js'
 export { ApiKeyAuthenticator } from './identity/api-key-authenticator.js'
 export { generateApiKey, hashApiKey, API_KEY_PREFIX } from './identity/api-key-secret.js'
 export type { RouteAuthz } from './server/fastify-types.js'
+// Authorization of plugin management routes: the same `config.authz` rules as core's management API.
+export { assertRouteHasAuthz, createAuthzHook } from './management/authz.js'
+export { accessOf, actorOf, organizationOf, type RequestAccess } from './management/request-access.js'
 export { credentialFrom } from './server/credentials.js'

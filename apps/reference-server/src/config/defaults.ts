@@ -20,5 +20,7 @@ export function defaultConfig(): Record<string, unknown> {
       },
     ],
     plugins: { dashboard: true },
+    // Process and Node.js metrics beside the gateway's on /metrics (promtool-clean).
+    metrics: { defaultMetrics: true },
   }
 }

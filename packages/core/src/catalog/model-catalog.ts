@@ -25,6 +25,8 @@ export interface CatalogModel {
   /** The market rate, for savings. */
   marketPrices: ModelPrices
   contextWindow?: number
+  /** Most output tokens the model produces for one request; budgets reserve this when a request sets no max_tokens. */
+  maxOutputTokens?: number
 }
 
 /** A model as written in the gateway config: prices in USD per million tokens, as decimal strings. */
@@ -36,6 +38,7 @@ export interface ModelConfig {
   prices?: { input?: string; output?: string; cachedRead?: string; cacheWrite?: string }
   marketPrices?: { input?: string; output?: string; cachedRead?: string; cacheWrite?: string }
   contextWindow?: number
+  maxOutputTokens?: number
 }
 
 /** Parses config prices exactly (no floats). Missing market prices default to your prices. */
@@ -55,6 +58,7 @@ export function modelFromConfig(m: ModelConfig, path = 'models'): CatalogModel {
     prices,
     marketPrices: m.marketPrices ? parse(m.marketPrices, `${path}.marketPrices`) : prices,
     contextWindow: m.contextWindow,
+    ...(m.maxOutputTokens !== undefined ? { maxOutputTokens: m.maxOutputTokens } : {}),
   }
 }
 
@@ -84,6 +88,7 @@ interface ModelRow {
   market_cached_read_price: string
   market_cache_write_price: string
   context_window: number | null
+  max_output_tokens?: number | null
 }
 
 function fromRow(r: ModelRow): CatalogModel {
@@ -100,6 +105,7 @@ function fromRow(r: ModelRow): CatalogModel {
       cacheWrite: BigInt(r.market_cache_write_price),
     },
     contextWindow: r.context_window ?? undefined,
+    ...(r.max_output_tokens ? { maxOutputTokens: r.max_output_tokens } : {}),
   }
 }
 
@@ -181,7 +187,7 @@ export class ModelCatalog {
 }
 
 const MODEL_COLUMNS =
-  'name,provider,upstream_model,available,input_price,output_price,cached_read_price,cache_write_price,market_input_price,market_output_price,market_cached_read_price,market_cache_write_price,context_window'
+  'name,provider,upstream_model,available,input_price,output_price,cached_read_price,cache_write_price,market_input_price,market_output_price,market_cached_read_price,market_cache_write_price,context_window,max_output_tokens'
 
 function modelParams(m: CatalogModel): unknown[] {
   return [
@@ -189,5 +195,6 @@ function modelParams(m: CatalogModel): unknown[] {
     m.prices.input.toString(), m.prices.output.toString(), m.prices.cachedRead.toString(), m.prices.cacheWrite.toString(),
     m.marketPrices.input.toString(), m.marketPrices.output.toString(), m.marketPrices.cachedRead.toString(), m.marketPrices.cacheWrite.toString(),
     m.contextWindow ?? null,
+    m.maxOutputTokens ?? null,
   ]
 }

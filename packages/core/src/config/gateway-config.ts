@@ -1,6 +1,8 @@
 import type { ModelConfig } from '../catalog/model-catalog.js'
 import type { DatabaseOptions } from '../data/database.js'
 import type { ProviderConfig } from '../providers/provider.js'
+import { attributesSchema, deploymentIdSchema, deploymentInputSchema, rateLimitsSchema, routingPolicySchema } from '../routing/routing-policy.js'
+import type { DeploymentInput, RoutingPolicy } from '../routing/routing-types.js'
 import type { UsageWriterOptions } from '../usage/usage-writer.js'
 
 /** The serialisable part of a gateway's configuration (what a config file holds). */
@@ -26,6 +28,14 @@ export interface GatewayConfig {
   providers?: ProviderConfig[]
   /** Catalog models seeded into the database at startup (existing ones are left as edited). */
   models?: ModelConfig[]
+  routing?: {
+    /** The global routing policy (the platform administrators' stored global policy overrides it field by field). */
+    policy?: RoutingPolicy
+    /** Deployments seeded into the database at startup (existing ones are left as edited). */
+    deployments?: (DeploymentInput & { id: string; model: string })[]
+    /** How often routing state changed on other instances is picked up, ms (default 10 000). */
+    refreshMs?: number
+  }
   security?: {
     /** 32-byte key (base64) encrypting provider keys at rest with AES-256-GCM. */
     providerKeyEncryptionKey?: string
@@ -39,7 +49,35 @@ export interface GatewayConfig {
     /** Days an invitation stays valid. */
     ttlDays?: number
   }
-  metrics?: { defaultMetrics?: boolean }
+  /** Prometheus metrics: served on `/metrics` of the gateway's listener unless `port` gives them their own. */
+  metrics?: {
+    /** Also export prom-client's process and Node.js metrics (default false in core). */
+    defaultMetrics?: boolean
+    /** Serve the exposition at all (default true). */
+    endpoint?: boolean
+    /** Path of the exposition (default /metrics). */
+    path?: string
+    /** When set, scrapes must send `Authorization: Bearer <token>`. */
+    token?: string
+    /** Serve the metrics on their own listener at this port (0 picks one) instead of the gateway's. */
+    port?: number
+    /** Interface of that listener (default 127.0.0.1). */
+    host?: string
+    /** At most this many distinct catalog models become `model` label values; the rest are `other` (default 100). */
+    maxModelLabels?: number
+  }
+  /** One structured log line per proxied request (pino, level info, credentials redacted). */
+  accessLog?: {
+    /** Default true. */
+    enabled?: boolean
+    /** Also log the request headers, credentials redacted (default false). */
+    headers?: boolean
+  }
+  /** OpenTelemetry spans through @opentelemetry/api; recorded only when the host registers an SDK. */
+  tracing?: {
+    /** Default true. */
+    enabled?: boolean
+  }
 }
 
 const prices = {
@@ -101,6 +139,10 @@ export const gatewayConfigSchema = {
             properties: { connectMs: { type: 'integer', minimum: 1 }, headersMs: { type: 'integer', minimum: 1 }, bodyIdleMs: { type: 'integer', minimum: 1 } },
           },
           connections: { type: 'integer', minimum: 1 },
+          enabled: { type: 'boolean' },
+          attributes: attributesSchema,
+          region: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' },
+          limits: rateLimitsSchema,
         },
       },
     },
@@ -118,7 +160,24 @@ export const gatewayConfigSchema = {
           prices,
           marketPrices: prices,
           contextWindow: { type: 'integer', minimum: 1 },
+          maxOutputTokens: { type: 'integer', minimum: 1 },
         },
+      },
+    },
+    routing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        policy: routingPolicySchema,
+        deployments: {
+          type: 'array',
+          items: {
+            ...deploymentInputSchema,
+            required: ['id', 'model', 'provider'],
+            properties: { ...deploymentInputSchema.properties, id: deploymentIdSchema, model: { type: 'string', minLength: 1 } },
+          },
+        },
+        refreshMs: { type: 'integer', minimum: 100 },
       },
     },
     security: {
@@ -143,6 +202,20 @@ export const gatewayConfigSchema = {
       additionalProperties: false,
       properties: { acceptUrl: { type: 'string' }, ttlDays: { type: 'integer', minimum: 1, maximum: 365 } },
     },
-    metrics: { type: 'object', additionalProperties: false, properties: { defaultMetrics: { type: 'boolean' } } },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        defaultMetrics: { type: 'boolean' },
+        endpoint: { type: 'boolean' },
+        path: { type: 'string', pattern: '^/[A-Za-z0-9/_.-]*$' },
+        token: { type: 'string', minLength: 16 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host: { type: 'string', minLength: 1 },
+        maxModelLabels: { type: 'integer', minimum: 1, maximum: 10000 },
+      },
+    },
+    accessLog: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, headers: { type: 'boolean' } } },
+    tracing: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' } } },
   },
 } as const

@@ -37,4 +37,6 @@ export interface Principal {
   platformAdmin: boolean
   /** App name from the key, for analytics. */
   appName?: string
+  /** When true, the principal acts only in `organizationId`, like an API key (sessions signed in to one organization). */
+  organizationOnly?: boolean
 }

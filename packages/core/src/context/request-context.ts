@@ -19,6 +19,10 @@ export interface RouteChoice {
   attempt: number
   /** True when the project's own provider key is used. */
   ownKey: boolean
+  /** Deployment id (`<model>@default` for a model without configured deployments). */
+  deployment?: string
+  /** Region of the deployment, when known. */
+  region?: string
 }
 
 /** Exact cost of a request, in picodollars. */
@@ -50,6 +54,10 @@ export interface FailedAttempt {
   model: string
   status?: number
   code: string
+  /** Deployment id of the attempt. */
+  deployment?: string
+  /** How long the attempt took, ms. */
+  latencyMs?: number
 }
 
 /** The per-request context every request hook receives. */
@@ -64,7 +72,10 @@ export interface RequestContext {
   principal: Principal
   /** The canonical request; hooks before the upstream call may rewrite it. */
   request: CanonicalRequest
-  /** Set from beforeUpstream on. */
+  /**
+   * Set from beforeUpstream on: the first choice of the router. During fallback it names the
+   * attempt in progress; in the end, the attempt that answered (or the last one that failed).
+   */
   route?: RouteChoice
   /** Failed attempts before the one that answered. */
   failedAttempts: FailedAttempt[]
@@ -78,6 +89,8 @@ export interface RequestContext {
   cost?: Cost
   readonly timings: Timings
   readonly client: { ip: string; userAgent?: string; appName?: string }
+  /** The client's request headers (credentials included: never log them unredacted). */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>
   /** Typed per-plugin state. */
   readonly state: PluginState
   /** Aborted when the client goes away. */

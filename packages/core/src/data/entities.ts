@@ -160,6 +160,7 @@ export const ModelSchema = defineEntity({
     marketCachedReadPrice: p.bigint(),
     marketCacheWritePrice: p.bigint(),
     contextWindow: p.integer().nullable(),
+    maxOutputTokens: p.integer().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

@@ -23,8 +23,15 @@ declare module './event-bus.js' {
     'member.removed': { organizationId: string; userId: string }
     'apiKey.created': { organizationId: string; apiKeyId: string; projectId: string; prefix: string; ownerUserId: string }
     'apiKey.revoked': { organizationId: string; apiKeyId: string }
-    'providerKey.created': { organizationId: string; projectId: string; providerKeyId: string; provider: string }
+    /** `replaced`: the project already had a key for the provider and this one replaced it (a rotation). */
+    'providerKey.created': { organizationId: string; projectId: string; providerKeyId: string; provider: string; replaced?: boolean }
     'providerKey.deleted': { organizationId: string; projectId: string; providerKeyId: string; provider: string }
     'model.updated': { model: string } & Change
+    /** A provider's stored settings changed (enabled, key — as a hint only —, attributes, region, limits, connection). */
+    'provider.updated': { provider: string } & Change
+    /** A deployment of a model was added, changed or removed. */
+    'deployment.updated': { model: string; deploymentId: string } & Change
+    /** A routing policy changed: global (platform), an organization's or a project's override. */
+    'routingPolicy.updated': { scope: 'global' | 'organization' | 'project'; organizationId?: string; projectId?: string } & Change
   }
 }

@@ -39,6 +39,10 @@ export class ApiKeyAuthenticator {
   readonly #log: Logger
   readonly #ttlMs: number
   readonly #cache = new Map<string, CacheEntry>()
+  /** Lookups in flight, so concurrent first requests with one key share a single database query. */
+  readonly #loading = new Map<string, Promise<CacheEntry>>()
+  /** Bumped by invalidate(): a lookup that started before it is answered but not cached. */
+  #generation = 0
   readonly #used = new Set<string>()
   readonly #timer: NodeJS.Timeout
 
@@ -56,15 +60,28 @@ export class ApiKeyAuthenticator {
     const now = Date.now()
     // Keyed by the secret itself: a cache hit costs no hash (the secret is in memory during the request anyway).
     let entry = this.#cache.get(secret)
-    if (!entry || entry.expiresAt < now) {
-      entry = await this.#load(hashApiKey(secret), now)
-      if (this.#cache.size > 100_000) this.#cache.clear()
-      this.#cache.set(secret, entry)
-    }
+    if (!entry || entry.expiresAt < now) entry = await this.#loadShared(secret, now)
     if (!entry.principal) return undefined
     if (entry.keyExpiresAt !== undefined && entry.keyExpiresAt <= now) return undefined
     this.#used.add(entry.principal.apiKeyId as string)
     return entry.principal
+  }
+
+  #loadShared(secret: string, now: number): Promise<CacheEntry> {
+    const pending = this.#loading.get(secret)
+    if (pending) return pending
+    const generation = this.#generation
+    const load = this.#load(hashApiKey(secret), now)
+      .then((entry) => {
+        if (generation === this.#generation) {
+          if (this.#cache.size > 100_000) this.#cache.clear()
+          this.#cache.set(secret, entry)
+        }
+        return entry
+      })
+      .finally(() => this.#loading.delete(secret))
+    this.#loading.set(secret, load)
+    return load
   }
 
   async #load(hash: string, now: number): Promise<CacheEntry> {
@@ -106,6 +123,8 @@ export class ApiKeyAuthenticator {
 
   /** Drops every cached lookup (after a revocation, a role change, a member removal). */
   invalidate(): void {
+    this.#generation++
+    this.#loading.clear()
     this.#cache.clear()
   }
 

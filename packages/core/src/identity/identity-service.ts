@@ -249,6 +249,11 @@ export class IdentityService {
     return this.#ctx.providerKeys.get(projectId, provider)
   }
 
+  /** Every own provider key of a project, decrypted, keyed by provider (hot path, cached like providerKeyFor). */
+  providerKeysOf(projectId: string): Promise<ReadonlyMap<string, string>> {
+    return this.#ctx.providerKeys.all(projectId)
+  }
+
   // Authorization support
 
   /** The organization (and project) of a resource, for route authorization. */

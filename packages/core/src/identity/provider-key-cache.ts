@@ -35,6 +35,13 @@ export class ProviderKeyCache {
     return (await this.#refresh(projectId)).get(provider)
   }
 
+  /** Every key of a project, decrypted, keyed by provider (empty when it has none). */
+  async all(projectId: string): Promise<ReadonlyMap<string, string>> {
+    const entry = this.#entries.get(projectId)
+    if (entry && entry.expiresAt > Date.now()) return entry.keys
+    return this.#refresh(projectId)
+  }
+
   #refresh(projectId: string): Promise<ReadonlyMap<string, string>> {
     const pending = this.#loading.get(projectId)
     if (pending) return pending

@@ -38,17 +38,18 @@ export async function setProviderKey(ctx: IdentityContext, input: SetProviderKey
     const [project] = await rows<{ organization_id: string }>(em, 'select organization_id from core_project where id = ? and deleted_at is null', [input.projectId])
     if (!project) throw notFound('Project')
     const ciphertext = ctx.cipher.encrypt(input.key, providerKeyAad(input.projectId, input.provider))
-    const [row] = await rows<ProviderKeyRow>(
+    // xmax is set on a row the upsert updated: the key replaced an earlier one (a rotation).
+    const [row] = await rows<ProviderKeyRow & { replaced: boolean }>(
       em,
       `insert into core_provider_key (id, organization_id, project_id, provider, label, ciphertext, key_hint, created_by) values (?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (project_id, provider) do update set label = excluded.label, ciphertext = excluded.ciphertext, key_hint = excluded.key_hint,
          created_by = excluded.created_by, created_at = now()
-       returning ${COLUMNS}`,
+       returning ${COLUMNS}, (xmax <> 0) as replaced`,
       [randomUUID(), project.organization_id, input.projectId, input.provider, input.label ?? null, ciphertext, secretHint(input.key), input.createdBy],
     )
     await ctx.events.emit(
       'providerKey.created',
-      { organizationId: row.organization_id, projectId: row.project_id, providerKeyId: row.id, provider: row.provider },
+      { organizationId: row.organization_id, projectId: row.project_id, providerKeyId: row.id, provider: row.provider, replaced: row.replaced === true },
       eventMeta(actor, row.organization_id, em),
     )
     return view(row)

@@ -33,6 +33,12 @@ async function membershipIn(identity: IdentityService, principal: Principal, org
   if (principal.kind === 'api_key') {
     // A key acts only in its own organization, with its effective role (capped by its owner's).
     if (principal.organizationId === organizationId) return { role: principal.role, projectIds: principal.projectIds }
+  } else if (principal.organizationOnly) {
+    // A session signed in to one organization (SSO) acts there only, with the member's current role.
+    if (principal.organizationId === organizationId) {
+      const m = await identity.membership(organizationId, principal.userId)
+      if (m) return { role: m.role, projectIds: m.projectIds }
+    }
   } else {
     const m = await identity.membership(organizationId, principal.userId)
     if (m) return { role: m.role, projectIds: m.projectIds }

@@ -12,12 +12,13 @@ import { registerMemberRoutes } from './routes/member-routes.js'
 import { registerOrganizationRoutes } from './routes/organization-routes.js'
 import { registerProjectRoutes } from './routes/project-routes.js'
 import { registerProviderKeyRoutes } from './routes/provider-key-routes.js'
+import { registerRoutingRoutes } from './routes/routing-routes.js'
 
 export type { ManagementDeps } from './management-deps.js'
 
 /**
  * Mounts the management API (`/v1/me`, organizations, projects, members, invitations, keys,
- * provider keys, catalog) on `app`, which must be an encapsulated scope holding only management
+ * provider keys, catalog, providers, deployments, routing policies) on `app`, which must be an encapsulated scope holding only management
  * routes: the hooks added here apply to every route of the scope.
  *
  * - onRoute: a route without `config.authz` makes registration throw (the gateway does not start).
@@ -44,4 +45,5 @@ export async function registerManagementRoutes(app: FastifyInstance, deps: Manag
   registerApiKeyRoutes(app, deps)
   registerProviderKeyRoutes(app, deps)
   registerCatalogRoutes(app, deps)
+  registerRoutingRoutes(app, deps)
 }

@@ -162,5 +162,6 @@ export const catalogModel = {
     prices: fullPrices,
     marketPrices: fullPrices,
     contextWindow: { type: 'integer' },
+    maxOutputTokens: { type: 'integer' },
   },
 } as const

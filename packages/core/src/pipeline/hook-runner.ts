@@ -22,8 +22,8 @@ export class HookRunner {
     return new TollgateError('TOLLGATE_ERR_PLUGIN_HOOK_FAILED', `The request was rejected because plugin "${pluginId}" failed in ${hook}`, { cause: err })
   }
 
-  #observe(pluginId: string, hook: string, started: number, failed: boolean): void {
-    this.#hooks.observer?.(pluginId, hook as never, performance.now() - started, failed)
+  #observe(pluginId: string, hook: string, started: number, failed: boolean, ctx: RequestContext): void {
+    this.#hooks.observer?.(pluginId, hook as never, performance.now() - started, failed, ctx)
   }
 
   /** onAuthenticated or beforeUpstream: may rewrite ctx.request or reject. */
@@ -32,9 +32,9 @@ export class HookRunner {
       const started = performance.now()
       try {
         await h.fn(ctx)
-        this.#observe(h.pluginId, name, started, false)
+        this.#observe(h.pluginId, name, started, false, ctx)
       } catch (err) {
-        this.#observe(h.pluginId, name, started, true)
+        this.#observe(h.pluginId, name, started, true, ctx)
         throw this.#fail(ctx, h.pluginId, name, err)
       }
     }
@@ -46,9 +46,9 @@ export class HookRunner {
       const started = performance.now()
       try {
         await h.fn(ctx, head)
-        this.#observe(h.pluginId, 'onUpstreamResponse', started, false)
+        this.#observe(h.pluginId, 'onUpstreamResponse', started, false, ctx)
       } catch (err) {
-        this.#observe(h.pluginId, 'onUpstreamResponse', started, true)
+        this.#observe(h.pluginId, 'onUpstreamResponse', started, true, ctx)
         throw this.#fail(ctx, h.pluginId, 'onUpstreamResponse', err)
       }
     }
@@ -78,9 +78,9 @@ export class HookRunner {
           value = next
           modified = true
         }
-        this.#observe(h.pluginId, name, started, false)
+        this.#observe(h.pluginId, name, started, false, ctx)
       } catch (err) {
-        this.#observe(h.pluginId, name, started, true)
+        this.#observe(h.pluginId, name, started, true, ctx)
         throw this.#fail(ctx, h.pluginId, name, err)
       }
     }
@@ -93,9 +93,9 @@ export class HookRunner {
       const started = performance.now()
       try {
         await (h.fn as (ctx: RequestContext, error?: TollgateError) => Promise<void>)(ctx, error)
-        this.#observe(h.pluginId, name, started, false)
+        this.#observe(h.pluginId, name, started, false, ctx)
       } catch (err) {
-        this.#observe(h.pluginId, name, started, true)
+        this.#observe(h.pluginId, name, started, true, ctx)
         ctx.log.error({ err, plugin: h.pluginId, hook: name }, 'plugin hook failed after the response')
       }
     }

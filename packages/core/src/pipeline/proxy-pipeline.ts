@@ -8,13 +8,17 @@ import type { RequestContext } from '../context/request-context.js'
 import { TollgateError, isTollgateError, toTollgateError } from '../errors/tollgate-error.js'
 import type { ApiKeyAuthenticator } from '../identity/api-key-authenticator.js'
 import type { ClientProtocol, StreamEncoder } from '../protocols/client-protocol.js'
-import type { ProviderRegistry } from '../providers/provider-registry.js'
 import type { UpstreamResult } from '../providers/provider.js'
+import type { LimitClaim } from '../routing/rate-limiter.js'
+import type { RoutePlan } from '../routing/router.js'
+import type { EffectivePolicy } from '../routing/routing-policy.js'
+import type { RoutingService } from '../routing/routing-service.js'
 import { credentialFrom } from '../server/credentials.js'
 import { estimateInputTokens, estimateTextTokens } from '../usage/token-estimator.js'
 import type { UsageWriter } from '../usage/usage-writer.js'
 import type { HookRunner } from './hook-runner.js'
 import type { InflightTracker } from './inflight.js'
+import { type AttemptSuccess, ClientGoneError, runAttempts } from './upstream-attempts.js'
 import { mapUpstreamError } from './upstream-errors.js'
 import { usageEventFrom } from './usage-event-builder.js'
 
@@ -23,9 +27,10 @@ export interface ProxyPipelineDeps {
   hooks: HookRunner
   apiKeys: ApiKeyAuthenticator
   catalog: ModelCatalog
-  providers: ProviderRegistry
-  /** The project's own provider key, if it has one (bring your own key). */
-  providerKeyFor: (projectId: string, provider: string) => Promise<string | undefined>
+  /** The project's own provider keys, by provider (bring your own key). */
+  providerKeysOf: (projectId: string) => Promise<ReadonlyMap<string, string>>
+  /** Routing: policies, deployments, breakers, rate limits. */
+  routing: RoutingService
   usageWriter: UsageWriter
   inflight: InflightTracker
   log: Logger
@@ -85,6 +90,7 @@ export class ProxyPipeline {
       failedAttempts: [],
       timings: { start: performance.now() },
       client: { ip: request.ip, userAgent: request.headers['user-agent'], appName: headerValue(request.headers['x-tollgate-app']) },
+      headers: request.headers,
       state: new PluginState(),
       signal: abort.signal,
     }
@@ -96,12 +102,14 @@ export class ProxyPipeline {
     d.inflight.enter()
     reply.header('x-request-id', ctx.id)
     let stream: StreamState | undefined
+    let routed: Routed | undefined
+    let attempt: AttemptSuccess | undefined
     try {
       if (d.inflight.draining) throw new TollgateError('TOLLGATE_ERR_SERVER_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance')
       ctx.principal = await this.authenticate(request)
       ctx.request = protocol.decodeRequest(request.body)
       await d.hooks.run('onAuthenticated', ctx)
-      const { adapter, apiKey } = await this.#route(ctx)
+      routed = await this.#route(ctx)
       await d.hooks.run('beforeUpstream', ctx)
       const passHeaders: Record<string, string> = {}
       for (const h of PASS_HEADERS[protocol.protocol]) {
@@ -109,19 +117,19 @@ export class ProxyPipeline {
         if (v) passHeaders[h] = v
       }
       ctx.timings.upstreamStart = performance.now()
-      let result: UpstreamResult
       try {
-        result = await adapter.call({ ctx, request: ctx.request, upstreamModel: ctx.route!.upstreamModel, apiKey, passHeaders, signal: abort.signal })
+        attempt = await runAttempts({ ctx, request: ctx.request, candidates: routed.plan.candidates, policy: routed.policy, routing: d.routing, passHeaders, signal: abort.signal, tokens: routed.tokens })
       } catch (err) {
-        if (abort.signal.aborted) throw new AbortedError()
-        ctx.outcome = 'upstream_error'
-        throw mapUpstreamError(err, ctx.route!.provider)
+        if (err instanceof ClientGoneError || abort.signal.aborted) throw new AbortedError()
+        if (isTollgateError(err) && err.code.startsWith('TOLLGATE_ERR_UPSTREAM')) ctx.outcome = 'upstream_error'
+        throw err
       }
+      const result = attempt.result
       ctx.timings.upstreamHeaders = performance.now()
       ctx.upstreamStatus = result.status
       if (result.kind === 'stream') {
         stream = { started: false, pending: '', flushScheduled: false, encoder: protocol.createStreamEncoder({ request: ctx.request, requestedModel: ctx.request.model, requestId: ctx.id }), output: [] }
-        await this.#stream(ctx, protocol, result, reply, stream, abort.signal)
+        await this.#stream(ctx, protocol, result, attempt, reply, stream, abort.signal)
       } else {
         await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: false })
         const { response, modified } = await d.hooks.response(ctx, result.response)
@@ -147,10 +155,14 @@ export class ProxyPipeline {
       }
     } finally {
       res.off('close', onClose)
+      attempt?.dispose()
       if (abort.signal.aborted && ctx.outcome !== 'success') {
         ctx.outcome = 'aborted'
         ctx.status = 499
         stream?.upstream?.cancel()
+      } else if (ctx.outcome !== 'success' && attempt?.result.kind === 'stream') {
+        // The answer was not streamed to its end (a hook refused it, or it broke): close its body.
+        attempt.result.cancel()
       }
       ctx.timings.end = performance.now()
       if (ctx.principal && ctx.request && !ctx.usage && (stream || ctx.outcome === 'aborted')) {
@@ -160,26 +172,73 @@ export class ProxyPipeline {
         const model = d.catalog.get(ctx.route.model)
         if (model) ctx.cost = computeCost(model, ctx.usage)
       }
+      if (routed && (routed.clientClaims.length > 0 || (attempt && attempt.claims.length > 0))) this.#settleTokens(ctx, routed, attempt)
       d.inflight.leave()
       // onComplete never delays the client: it runs after the response is handed to the socket.
       setImmediate(() => void this.#complete(ctx))
     }
   }
 
-  async #route(ctx: RequestContext) {
+  /**
+   * Chooses where the request may go: the merged routing policy of its project, the project and
+   * API key rate limits (429 with Retry-After), then the ordered deployments (the router throws
+   * when none qualifies). ctx.route is the first choice until an attempt answers.
+   */
+  async #route(ctx: RequestContext): Promise<Routed> {
     const d = this.#d
     const model = d.catalog.get(ctx.request.model)
     if (!model) throw new TollgateError('TOLLGATE_ERR_MODEL_NOT_FOUND', `The model "${ctx.request.model}" does not exist in this gateway's catalog`, { field: 'model' })
     if (!model.available) throw new TollgateError('TOLLGATE_ERR_MODEL_UNAVAILABLE', `The model "${model.name}" is currently unavailable`, { field: 'model' })
-    const adapter = d.providers.get(model.provider)
-    if (!adapter) throw new TollgateError('TOLLGATE_ERR_MODEL_UNAVAILABLE', `The model "${model.name}" has no configured provider`, { field: 'model' })
-    const projectId = ctx.principal.projectId
-    const ownKey = projectId ? await d.providerKeyFor(projectId, model.provider) : undefined
-    ctx.route = { model: model.name, provider: model.provider, providerKind: adapter.config.kind, upstreamModel: model.upstreamModel, attempt: 1, ownKey: ownKey !== undefined }
-    return { adapter, apiKey: ownKey ?? adapter.config.apiKey }
+    const routing = d.routing
+    const principal = ctx.principal
+    const policy = routing.policyFor(principal)
+    const limits = policy.limits
+    const tokenLimited =
+      routing.table.hasTokenLimits || limits.project?.tpm !== undefined || limits.apiKey?.tpm !== undefined || (principal.apiKeyId !== undefined && limits.apiKeys?.[principal.apiKeyId]?.tpm !== undefined)
+    const tokens = tokenLimited ? estimateInputTokens(ctx.request) + (ctx.request.maxTokens ?? 0) : 0
+    const client = routing.clientClaims(principal, policy, tokens)
+    if (client && !routing.limiter.tryTakeLocal(client.claims)) {
+      const denied = await routing.limiter.take(client.claims)
+      if (denied) {
+        const what = denied.key.endsWith(':r') ? 'requests' : 'tokens'
+        const code = client.codes[denied.key]
+        const whose = code === 'TOLLGATE_ERR_RATELIMIT_PROJECT' ? 'project' : 'API key'
+        throw new TollgateError(code, `The ${whose} is over its ${what} per minute limit; retry in ${denied.retryAfter} s`, { retryAfter: denied.retryAfter, headers: { 'retry-after': String(denied.retryAfter) } })
+      }
+    }
+    const routed: Routed = { policy, plan: EMPTY_PLAN, tokens, clientClaims: client?.claims ?? NO_CLAIMS }
+    const ownKeys = principal.projectId ? await d.providerKeysOf(principal.projectId) : undefined
+    routed.plan = routing.router.plan({ model, policy, ownKeys, inputTokens: () => estimateInputTokens(ctx.request), maxTokens: ctx.request.maxTokens })
+    const first = routed.plan.candidates[0]
+    ctx.route = {
+      model: first.model.name,
+      provider: first.route.provider.id,
+      providerKind: first.route.adapter.config.kind,
+      upstreamModel: first.route.deployment.upstreamModel,
+      attempt: 1,
+      ownKey: first.ownKey !== undefined,
+      deployment: first.route.deployment.id,
+      ...(first.route.region ? { region: first.route.region } : {}),
+    }
+    return routed
   }
 
-  async #stream(ctx: RequestContext, protocol: ClientProtocol, result: Extract<UpstreamResult, { kind: 'stream' }>, reply: FastifyReply, s: StreamState, signal: AbortSignal): Promise<void> {
+  /** Settles token-per-minute reservations with the actual usage (a refund, or a debt paid by the next lease). */
+  #settleTokens(ctx: RequestContext, routed: Routed, attempt: AttemptSuccess | undefined): void {
+    const limiter = this.#d.routing.limiter
+    const actual = ctx.usage ? ctx.usage.inputTokens + ctx.usage.outputTokens : 0
+    const delta = actual - routed.tokens
+    if (delta === 0) return
+    for (const claims of [routed.clientClaims, attempt?.claims ?? NO_CLAIMS]) {
+      for (const c of claims) {
+        if (!c.key.endsWith(':t')) continue
+        if (delta > 0) limiter.charge(c.key, delta)
+        else limiter.give(c.key, -delta)
+      }
+    }
+  }
+
+  async #stream(ctx: RequestContext, protocol: ClientProtocol, result: Extract<UpstreamResult, { kind: 'stream' }>, attempt: AttemptSuccess, reply: FastifyReply, s: StreamState, signal: AbortSignal): Promise<void> {
     const d = this.#d
     s.upstream = result
     await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: true })
@@ -188,7 +247,9 @@ export class ProxyPipeline {
     d.inflight.streamStarted()
     try {
       try {
-        for await (const batch of result.batches ?? singleChunks(result.chunks)) {
+        // The first batch was read before the attempt counted as answered; the rest follows.
+        const rest = attempt.rest!
+        for (let batch = attempt.first; batch !== undefined; ) {
           if (signal.aborted) throw new AbortedError()
           // The chunks of one upstream read are handled in a plain loop; an await happens only
           // for chunk hooks and for back-pressure.
@@ -206,8 +267,12 @@ export class ProxyPipeline {
               if (pending) await pending
             }
           }
+          const next = await rest.next()
+          batch = next.done ? undefined : next.value
         }
       } catch (err) {
+        // Whatever ended the loop early, the upstream body is closed (a finished body is unaffected).
+        result.cancel()
         if (signal.aborted || err instanceof AbortedError) throw new AbortedError()
         if (isTollgateError(err)) throw err
         ctx.outcome = 'upstream_error'
@@ -300,10 +365,18 @@ interface StreamState {
   upstream?: Extract<UpstreamResult, { kind: 'stream' }>
 }
 
-/** Adapts a one-chunk-at-a-time stream to batches of one. */
-async function* singleChunks(chunks: AsyncIterable<ResponseChunk>): AsyncGenerator<ResponseChunk[]> {
-  for await (const chunk of chunks) yield [chunk]
+/** The routing decision of a request. */
+interface Routed {
+  policy: EffectivePolicy
+  plan: RoutePlan
+  /** Tokens reserved against token-per-minute limits (estimated input + max_tokens). */
+  tokens: number
+  /** Project and API key limits taken. */
+  clientClaims: LimitClaim[]
 }
+
+const NO_CLAIMS: LimitClaim[] = []
+const EMPTY_PLAN: RoutePlan = { candidates: [], excluded: [] }
 
 /** Thrown internally when the client went away. */
 class AbortedError extends Error {

@@ -63,6 +63,7 @@ export function createPluginHost(pluginId: string, d: PluginHostDeps): PluginHos
     },
     events: {
       on: (name, handler, options) => d.events.on(name, handler, { pluginId, ...options }),
+      onAny: (handler, options) => d.events.onAny(handler, { pluginId, ...options }),
       emit: (name, payload, meta) => d.events.emit(name, payload, meta),
     },
     metrics: d.metrics,

@@ -97,7 +97,7 @@ export interface RegisteredHook<N extends HookName = HookName> {
   fn: HookFn<N>
 }
 
-/** Observes every hook run, for metrics and traces. */
-export type HookObserver = (pluginId: string, hook: HookName, durationMs: number, failed: boolean) => void
+/** Observes every hook run, for metrics and traces; `ctx` is the request's for request hooks. */
+export type HookObserver = (pluginId: string, hook: HookName, durationMs: number, failed: boolean, ctx?: RequestContext) => void
 
 export type { TollgateError }

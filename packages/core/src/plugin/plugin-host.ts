@@ -44,6 +44,8 @@ export interface PluginHost {
   /** The typed domain event bus; subscriptions are tagged with the plugin id. */
   readonly events: {
     on: EventBus['on']
+    /** Subscribes to every event (filterable by name); see EventBus.onAny. */
+    onAny: EventBus['onAny']
     emit: EventBus['emit']
   }
   /** The metrics registry (names `tollgate_<area>_<name>_<unit>`). */

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
 import type { CanonicalRequest, CanonicalResponse, ResponseChunk, WireProtocol } from '../canonical/types.js'
 import type { RequestContext } from '../context/request-context.js'
+import type { ComplianceAttribute, RateLimits } from '../routing/routing-types.js'
 
 /** A configured upstream provider (from the gateway config). */
 export interface ProviderConfig {
@@ -18,6 +19,14 @@ export interface ProviderConfig {
   timeouts?: { connectMs?: number; headersMs?: number; bodyIdleMs?: number }
   /** Keep-alive connections per origin. */
   connections?: number
+  /** False takes the provider out of routing (default true). */
+  enabled?: boolean
+  /** Compliance attributes: "soc2", "iso27001", "gdpr", "noTraining", "noPromptLogging". */
+  attributes?: ComplianceAttribute[]
+  /** Region its endpoint serves from ("eu", "us-east-1"). */
+  region?: string
+  /** Requests and tokens per minute across every deployment of the provider (all instances together). */
+  limits?: RateLimits
 }
 
 /** What a provider adapter is asked to do for one attempt. */

@@ -4,6 +4,7 @@ import type { ApiKeyAuthenticator } from '../identity/api-key-authenticator.js'
 import type { IdentityService } from '../identity/identity-service.js'
 import { createExtensionPoint, createServiceRef } from '../plugin/services.js'
 import type { ProviderRegistry } from '../providers/provider-registry.js'
+import type { RoutingService } from '../routing/routing-service.js'
 import type { UsageWriter } from '../usage/usage-writer.js'
 import type { FastifyRequest } from 'fastify'
 import type { Principal } from '../context/principal.js'
@@ -19,6 +20,8 @@ export const CoreServices = {
   identity: createServiceRef<IdentityService>('core.identity'),
   providers: createServiceRef<ProviderRegistry>('core.providers'),
   usageWriter: createServiceRef<UsageWriter>('core.usageWriter'),
+  /** Routing: policies, deployments, circuit breakers and rate limits. */
+  routing: createServiceRef<RoutingService>('core.routing'),
 } as const
 
 /** Extension points core reads. */

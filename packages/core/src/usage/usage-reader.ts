@@ -87,9 +87,19 @@ export class UsageEventReader {
   /**
    * Consumes up to `limit` events for `consumer`. Returns how many were handled (0 when caught up).
    * The handler gets the transaction's EntityManager: write your derived rows with it.
+   *
+   * `options.em` runs the read inside a transaction the caller already holds (a worker's run, which
+   * holds the worker's advisory lock): a nested transaction (savepoint) on that connection, so the
+   * derived rows and the cursor commit with the caller's transaction. Needed on PGlite, whose single
+   * connection cannot open a second transaction while the worker's is open.
    */
-  async consume(consumer: string, limit: number, handler: (events: StoredUsageEvent[], em: TxEntityManager) => Promise<void>): Promise<number> {
-    return this.#db.orm.em.fork().transactional(async (em) => {
+  async consume(
+    consumer: string,
+    limit: number,
+    handler: (events: StoredUsageEvent[], em: TxEntityManager) => Promise<void>,
+    options: { em?: TxEntityManager } = {},
+  ): Promise<number> {
+    return (options.em ?? this.#db.orm.em.fork()).transactional(async (em) => {
       await em.execute('insert into core_event_cursor (consumer) values (?) on conflict (consumer) do nothing', [consumer], 'run')
       const [cursor] = await em.execute<{ tx: string; last_id: string }[]>(
         'select tx_id::text as tx, last_id from core_event_cursor where consumer = ? for update',

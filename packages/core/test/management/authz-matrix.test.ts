@@ -51,7 +51,7 @@ async function projectOf(target: Target, state: { projectId?: string }): Promise
 }
 
 /** Fills a path parameter with a fresh resource the caller is entitled to in their own organization (or one of the other organization). */
-async function param(name: string, target: Target, state: { projectId?: string }): Promise<string> {
+async function param(name: string, target: Target, state: { projectId?: string; model?: string }): Promise<string> {
   switch (name) {
     case 'organizationId':
       return target.orgId
@@ -77,7 +77,18 @@ async function param(name: string, target: Target, state: { projectId?: string }
     case 'name': {
       const name = fresh('model')
       await f.catalog.upsert(modelFromConfig({ name, provider: 'mock', prices: { input: '1', output: '2' } }))
+      state.model = name
       return name
+    }
+    case 'providerId': {
+      const id = fresh('provider')
+      await f.routing.putProvider(id, { kind: 'mock', enabled: true }, { userId: target.ownerId, role: 'owner' })
+      return id
+    }
+    case 'deploymentId': {
+      const id = fresh('deployment')
+      await f.routing.putDeployment({ id, model: state.model!, provider: 'mock', upstreamModel: 'echo', weight: 1, priority: 0, attributes: [], limits: {}, enabled: true }, { userId: target.ownerId, role: 'owner' })
+      return id
     }
   }
   throw new Error(`the matrix does not know how to fill :${name}; teach it`)
@@ -101,11 +112,16 @@ const bodies: Record<string, (target: Target, state: { projectId?: string }) => 
   'POST /v1/keys': async (target, state) => ({ organizationId: target.orgId, projectId: await projectOf(target, state), name: fresh('key') }),
   'PUT /v1/projects/:projectId/provider-keys/:provider': async () => ({ key: 'sk-matrix-abcdefghijkl', label: 'matrix' }),
   'PUT /v1/catalog/models/:name': async () => ({ provider: 'mock', prices: { input: '0.15', output: '0.6' } }),
+  'PUT /v1/providers/:providerId': async () => ({ kind: 'mock', attributes: ['soc2'], limits: { rpm: 100 } }),
+  'PUT /v1/catalog/models/:name/deployments/:deploymentId': async () => ({ provider: 'mock', weight: 2, region: 'eu-west-1' }),
+  'PUT /v1/routing/policy': async () => ({ retry: { maxAttempts: 3 } }),
+  'PUT /v1/organizations/:organizationId/routing-policy': async () => ({ compliance: { require: ['soc2'] } }),
+  'PUT /v1/projects/:projectId/routing-policy': async () => ({ regions: ['eu'], providerOrder: ['mock'] }),
 }
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 
 async function request(route: { method: string; url: string }, target: Target) {
-  const state: { projectId?: string } = {}
+  const state: { projectId?: string; model?: string } = {}
   let url = route.url
   for (const name of route.url.match(/:(\w+)/g) ?? []) url = url.replace(name, await param(name.slice(1), target, state))
   const key = `${route.method} ${route.url}`
@@ -122,7 +138,7 @@ async function request(route: { method: string; url: string }, target: Target) {
 const routes = f.routes.filter((r) => r.method !== 'HEAD')
 
 t.test('the route table is complete and every route has an authorization rule', async (t) => {
-  t.equal(routes.length, 27, 'every management route is in the matrix')
+  t.equal(routes.length, 42, 'every management route is in the matrix')
   for (const r of routes) t.ok(r.config?.authz, `${r.method} ${r.url} has config.authz`)
 })
 

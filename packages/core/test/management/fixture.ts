@@ -11,6 +11,9 @@ import { type DomainEventName, EventBus, type EventMeta } from '../../src/events
 import { ApiKeyAuthenticator } from '../../src/identity/api-key-authenticator.js'
 import { IdentityService, type InvitationMessage, type InvitationSender } from '../../src/identity/identity-service.js'
 import { registerManagementRoutes } from '../../src/management/management-routes.js'
+import { ProviderKeyCipher } from '../../src/identity/provider-key-cipher.js'
+import { ProviderRegistry } from '../../src/providers/provider-registry.js'
+import { RoutingService } from '../../src/routing/routing-service.js'
 import { credentialFrom } from '../../src/server/credentials.js'
 import { createTestDatabase, type TestDatabase } from '../../src/testing/test-database.js'
 
@@ -30,6 +33,9 @@ export const CORE_EVENT_NAMES: DomainEventName[] = [
   'providerKey.created',
   'providerKey.deleted',
   'model.updated',
+  'provider.updated',
+  'deployment.updated',
+  'routingPolicy.updated',
 ]
 
 /** An event seen by the fixture's transactional subscriber. */
@@ -66,6 +72,7 @@ export interface ManagementFixture {
   identity: IdentityService
   apiKeys: ApiKeyAuthenticator
   catalog: ModelCatalog
+  routing: RoutingService
   events: EventBus
   sender: CapturingInvitationSender
   seen: SeenEvent[]
@@ -113,6 +120,9 @@ export async function createManagementFixture(): Promise<ManagementFixture> {
     invitations: { acceptUrl: 'https://gateway.example.test/invitations/accept', ttlDays: 7 },
     log,
   })
+  const registry = new ProviderRegistry([])
+  const routing = new RoutingService({ db, catalog, registry, events, cipher: new ProviderKeyCipher(encryptionKey), configProviders: [], log })
+  await routing.start()
   const app = Fastify({ logger: false })
   await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 'test', version: '0' } } })
   const routes: ManagementFixture['routes'] = []
@@ -123,7 +133,7 @@ export async function createManagementFixture(): Promise<ManagementFixture> {
     const secret = credentialFrom(request.headers)
     return secret ? apiKeys.authenticate(secret) : undefined
   }
-  await app.register(async (scope) => registerManagementRoutes(scope, { identity, catalog, events, authenticate }))
+  await app.register(async (scope) => registerManagementRoutes(scope, { identity, catalog, events, authenticate, routing }))
   await app.ready()
 
   const fixture: ManagementFixture = {
@@ -133,6 +143,7 @@ export async function createManagementFixture(): Promise<ManagementFixture> {
     identity,
     apiKeys,
     catalog,
+    routing,
     events,
     sender,
     seen,
@@ -154,6 +165,8 @@ export async function createManagementFixture(): Promise<ManagementFixture> {
       await app.close()
       await apiKeys.close()
       catalog.stop()
+      routing.stop()
+      await registry.close()
       await db.close()
       await testDb.drop()
     },

@@ -5,6 +5,7 @@ import { hashApiKey } from '../../src/identity/api-key-secret.js'
 import { hashInvitationToken } from '../../src/identity/invitations.js'
 import type { IdentityService } from '../../src/identity/identity-service.js'
 import { registerManagementRoutes } from '../../src/management/management-routes.js'
+import type { RoutingService } from '../../src/routing/routing-service.js'
 import { EventBus } from '../../src/events/event-bus.js'
 import pino from 'pino'
 import { createManagementFixture, uniqueEmail } from './fixture.js'
@@ -25,7 +26,7 @@ async function organization(name = 'Org') {
 
 t.test('a management route without an authz rule stops the gateway from starting', async (t) => {
   const app = Fastify()
-  const deps = { identity: {} as IdentityService, catalog: {} as ModelCatalog, events: new EventBus(pino({ level: 'silent' })), authenticate: async () => undefined }
+  const deps = { identity: {} as IdentityService, catalog: {} as ModelCatalog, routing: {} as RoutingService, events: new EventBus(pino({ level: 'silent' })), authenticate: async () => undefined }
   let thrown: unknown
   app.register(async (scope) => {
     await registerManagementRoutes(scope, deps)
@@ -355,5 +356,5 @@ t.test('the OpenAPI document describes every management route', async (t) => {
       if (['post', 'put', 'patch'].includes(method)) t.ok(op.requestBody, `${method} ${path} documents its body`)
     }
   }
-  t.equal(operations, 27)
+  t.equal(operations, 42)
 })

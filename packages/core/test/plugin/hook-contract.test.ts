@@ -289,5 +289,5 @@ t.test('bad gateway config fails at startup naming the path', async (t) => {
 })
 
 t.test('with migrations turned off, a database with pending migrations is refused with a clear message', async (t) => {
-  await t.rejects(createTestGateway({ config: { database: { migrate: false } } }), { code: 'TOLLGATE_ERR_CONFIG_INVALID', message: /pending migration\(s\) \(core:0001_init\).*tollgate migrate/ })
+  await t.rejects(createTestGateway({ config: { database: { migrate: false } } }), { code: 'TOLLGATE_ERR_CONFIG_INVALID', message: /pending migration\(s\) \(core:0001_init, core:0002_routing, core:0003_model_output_limit\).*tollgate migrate/ })
 })

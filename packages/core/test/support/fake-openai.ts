@@ -26,7 +26,8 @@ export interface FakeOpenAIReply {
   text?: string | null
   /** Stream pieces of the text (default: word by word). */
   pieces?: string[]
-  toolCalls?: { id: string; name: string; arguments: string }[]
+  /** Tool calls; `pieces` streams the arguments in exactly those pieces (default: two halves). */
+  toolCalls?: { id: string; name: string; arguments: string; pieces?: string[] }[]
   /** Default "stop", or "tool_calls" when toolCalls are given. */
   finishReason?: string
   /** Default: prompt 10, completion = number of pieces, cached 0. */
@@ -175,7 +176,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     toolCalls.forEach((call, index) => {
       messages.push(delta({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }))
       const half = Math.ceil(call.arguments.length / 2)
-      for (const part of [call.arguments.slice(0, half), call.arguments.slice(half)]) {
+      for (const part of call.pieces ?? [call.arguments.slice(0, half), call.arguments.slice(half)]) {
         if (part) messages.push(delta({ tool_calls: [{ index, function: { arguments: part } }] }))
       }
     })

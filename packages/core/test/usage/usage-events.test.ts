@@ -32,7 +32,7 @@ t.test('usage events: batched writes, exactly-once consumption', async (t) => {
     await db.close()
     await testDb.drop()
   })
-  t.same(await migrateDatabase(db), ['core:0001_init'], 'migrations run from empty')
+  t.same(await migrateDatabase(db), ['core:0001_init', 'core:0002_routing', 'core:0003_model_output_limit'], 'migrations run from empty')
   t.same(await migrateDatabase(db), [], 'a second run applies nothing')
   await db.orm.em.fork().execute('create table test_sink (request_id text primary key, cost numeric not null)', [], 'run')
 

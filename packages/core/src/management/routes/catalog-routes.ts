@@ -20,6 +20,7 @@ const putBody = {
     prices: { ...prices, description: 'USD per million tokens, decimal strings' },
     marketPrices: { ...prices, description: 'The market rate (defaults to prices), for savings' },
     contextWindow: { type: 'integer', minimum: 1 },
+    maxOutputTokens: { type: 'integer', minimum: 1 },
   },
 } as const
 
@@ -37,6 +38,7 @@ export function catalogModelView(m: CatalogModel) {
     prices: pricesView(m.prices),
     marketPrices: pricesView(m.marketPrices),
     ...(m.contextWindow !== undefined ? { contextWindow: m.contextWindow } : {}),
+    ...(m.maxOutputTokens !== undefined ? { maxOutputTokens: m.maxOutputTokens } : {}),
   }
 }
 

@@ -20,7 +20,8 @@ export function registerOrganizationRoutes(app: FastifyInstance, deps: Managemen
     handler: async (request) => {
       const { principal, role } = accessOf(request)
       const all = await deps.identity.listOrganizationsForUser(principal.userId)
-      if (principal.kind === 'session') return { data: all }
+      // A session signed in to one organization (organizationOnly) acts there only, like a key.
+      if (principal.kind === 'session' && !principal.organizationOnly) return { data: all }
       return { data: all.filter((o) => o.id === principal.organizationId).map((o) => ({ ...o, role })) }
     },
   })

@@ -1,19 +1,15 @@
-import { definePlugin } from '@tollgate/core'
-
-/** Options of the sso plugin. This release accepts none; its schema rejects unknown keys so a setting is never silently ignored. */
-export type SSOPluginConfig = Record<string, never>
-
 /**
- * The sso plugin. Single sign-on with OIDC and SAML 2.0, SCIM 2.0 provisioning, group-to-role mapping and sessions.
- *
- * This first release only reserves the plugin id `sso` and its place in the gateway's plugin
- * list: `register` adds no hooks, routes, tables or workers, so adding it changes nothing about
- * how requests are served. Later releases will sign members in through your identity provider and provision them with SCIM.
+ * @tollgate/plugin-sso — OIDC and SAML 2.0 single sign-on per organization, SCIM 2.0
+ * provisioning, group → role mapping, enforced SSO with a break-glass owner, and sessions for the
+ * dashboard and management API.
  */
-export const ssoPlugin = definePlugin<SSOPluginConfig>({
-  id: 'sso',
-  configSchema: { type: 'object', additionalProperties: false, properties: {} },
-  register(host) {
-    host.log.debug('sso plugin registered; this release adds no hooks or routes')
-  },
-})
+import './events.js'
+
+export { ssoPlugin } from './plugin.js'
+export type { SSOPluginConfig } from './config.js'
+export { SSO_ERRORS, type SsoErrorCode } from './errors.js'
+export type { SignInMethod } from './events.js'
+export type { Connection, OidcSettings, SamlSettings, SsoPolicy, GroupRole } from './connections/types.js'
+export { roleForGroups } from './connections/role-mapping.js'
+export { parseFilter, type Filter } from './scim/scim-filter.js'
+export { CSRF_HEADER } from './sessions/session-authenticator.js'

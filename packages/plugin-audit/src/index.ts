@@ -1,19 +1,24 @@
-import { definePlugin } from '@tollgate/core'
-
-/** Options of the audit plugin. This release accepts none; its schema rejects unknown keys so a setting is never silently ignored. */
-export type AuditPluginConfig = Record<string, never>
-
 /**
- * The audit plugin. A tamper-evident audit trail of management actions, a metadata-only request log, retention and CSV/JSON export.
- *
- * This first release only reserves the plugin id `audit` and its place in the gateway's plugin
- * list: `register` adds no hooks, routes, tables or workers, so adding it changes nothing about
- * how requests are served. Later releases will record domain events in a hash-chained trail and export it.
+ * @tollgate/plugin-audit — a tamper-evident audit trail of management actions (hash-chained per
+ * organization, signed checkpoints, append-only in the database), a metadata-only request log,
+ * per-organization retention of verbose data, and streamed CSV/JSON exports.
  */
-export const auditPlugin = definePlugin<AuditPluginConfig>({
-  id: 'audit',
-  configSchema: { type: 'object', additionalProperties: false, properties: {} },
-  register(host) {
-    host.log.debug('audit plugin registered; this release adds no hooks or routes')
-  },
-})
+import './events.js'
+
+export { auditPlugin } from './plugin.js'
+export { type AuditPluginConfig, auditConfigSchema } from './config.js'
+export { type AuditService, AuditServiceRef } from './audit-service.js'
+export { AUDIT_ERRORS, type AuditErrorCode } from './errors.js'
+export { AuditExtensions, type AuditEventMapping, describeEvent, snakeCase } from './trail/event-mapping.js'
+export type { AuditEntry, AuditActor } from './trail/audit-entry.js'
+export { entryFromJson, entryToJson } from './trail/audit-entry.js'
+export type { NewAuditEntry } from './trail/audit-appender.js'
+export { ChainChecker, type VerifyReport, type FirstBadEntry, type TamperReason, type CheckerOptions } from './trail/chain-checker.js'
+export { type Checkpoint, signCheckpoint, checkpointSignatureValid, loadPrivateKey, loadPublicKey, keyIdOf } from './trail/checkpoint-signer.js'
+export { canonicalJson } from './trail/canonical-json.js'
+export { entryHash, GENESIS_HASH, PLATFORM_CHAIN } from './trail/entry-hash.js'
+export { maskSecrets, MASK } from './trail/mask-secrets.js'
+export { verifyExport, type ExportVerifyOptions } from './trail/verify-export.js'
+export type { RetentionMode, RetentionPolicy } from './request-log/retention-policies.js'
+export type { RequestLogEntry, RequestLogFilter } from './request-log/request-log-query.js'
+export { runAuditCli, type CliIo } from './cli/audit-cli.js'

@@ -1,0 +1,110 @@
+import { formatUsd } from '@tollgate/core'
+import { histogramColumns, LATENCY_BOUNDS_MS, SUM_MEASURES, TTFT_BOUNDS_MS } from '../rollup/cubes.js'
+
+/** Summed measures keyed by column name. */
+export type Sums = Record<string, bigint>
+
+/** Adds b into a (in place) and returns a. */
+export function addSums(a: Sums, b: Sums): Sums {
+  for (const [k, v] of Object.entries(b)) a[k] = (a[k] ?? 0n) + v
+  return a
+}
+
+/** All-zero sums. */
+export function zeroSums(): Sums {
+  return Object.fromEntries(SUM_MEASURES.map((m) => [m, 0n]))
+}
+
+/** The totals every view shows: money as exact USD decimal strings, counts as numbers. */
+export interface Totals {
+  cost: string
+  marketCost: string
+  /** Market cost minus cost: what routing through this gateway saved. */
+  savings: string
+  requests: number
+  errors: number
+  aborted: number
+  /** errors / requests, 0 when there were none. */
+  errorRate: number
+  inputTokens: number
+  outputTokens: number
+  cachedReadTokens: number
+  cacheWriteTokens: number
+  /** Input plus output tokens. */
+  tokens: number
+  avgLatencyMs: number | null
+  avgTtftMs: number | null
+}
+
+const n = (v: bigint | undefined) => Number(v ?? 0n)
+
+/** Totals of summed measures. */
+export function totalsOf(s: Sums): Totals {
+  const requests = n(s.requests)
+  const cost = s.cost ?? 0n
+  const market = s.market_cost ?? 0n
+  const ttftCount = n(s.ttft_count)
+  return {
+    cost: formatUsd(cost),
+    marketCost: formatUsd(market),
+    savings: formatUsd(market - cost),
+    requests,
+    errors: n(s.errors),
+    aborted: n(s.aborted),
+    errorRate: requests === 0 ? 0 : round(n(s.errors) / requests, 6),
+    inputTokens: n(s.input_tokens),
+    outputTokens: n(s.output_tokens),
+    cachedReadTokens: n(s.cached_read_tokens),
+    cacheWriteTokens: n(s.cache_write_tokens),
+    tokens: n(s.input_tokens) + n(s.output_tokens),
+    avgLatencyMs: requests === 0 ? null : round(n(s.latency_sum_ms) / requests, 1),
+    avgTtftMs: ttftCount === 0 ? null : round(n(s.ttft_sum_ms) / ttftCount, 1),
+  }
+}
+
+/** Cost per 1,000 tokens (input plus output), exact to the picodollar, as USD; null without tokens. */
+export function costPer1kTokens(s: Sums): string | null {
+  const tokens = (s.input_tokens ?? 0n) + (s.output_tokens ?? 0n)
+  if (tokens === 0n) return null
+  return formatUsd(((s.cost ?? 0n) * 1000n) / tokens)
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(v * f) / f
+}
+
+/** Percentiles read from a histogram. */
+export interface Percentiles {
+  count: number
+  p50: number | null
+  p90: number | null
+  p95: number | null
+  p99: number | null
+  max: number | null
+}
+
+/**
+ * Percentiles of a latency or TTFT histogram: the bucket holding the rank, interpolated linearly
+ * inside it (the last, open bucket ends at the largest value seen). Accurate to the bucket width.
+ */
+export function percentilesOf(kind: 'latency' | 'ttft', s: Sums, max: number): Percentiles {
+  const bounds = kind === 'latency' ? LATENCY_BOUNDS_MS : TTFT_BOUNDS_MS
+  const counts = histogramColumns(kind).map((c) => n(s[c]))
+  const total = counts.reduce((a, b) => a + b, 0)
+  const at = (p: number): number | null => {
+    if (total === 0) return null
+    const rank = Math.max(1, Math.ceil(p * total))
+    let seen = 0
+    for (let k = 0; k < counts.length; k++) {
+      if (seen + counts[k] >= rank) {
+        const lower = k === 0 ? 0 : bounds[k - 1]
+        const upper = Math.min(k < bounds.length ? bounds[k] : Math.max(max, lower), Math.max(max, lower))
+        return Math.round(lower + ((upper - lower) * (rank - seen)) / counts[k])
+      }
+      seen += counts[k]
+    }
+    return max
+  }
+  return { count: total, p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99), max: total === 0 ? null : max }
+}

@@ -1,19 +1,15 @@
-import { definePlugin } from '@tollgate/core'
-
-/** Options of the guardrails plugin. This release accepts none; its schema rejects unknown keys so a setting is never silently ignored. */
-export type GuardrailsPluginConfig = Record<string, never>
-
 /**
- * The guardrails plugin. Detects PII, secrets, jailbreak attempts and prompt leakage in requests and responses, with custom rules (block, warn or redact).
- *
- * This first release only reserves the plugin id `guardrails` and its place in the gateway's plugin
- * list: `register` adds no hooks, routes, tables or workers, so adding it changes nothing about
- * how requests are served. Later releases will scan prompts before the upstream call and stream chunks on the way back, and record violations.
+ * @tollgate/plugin-guardrails — PII, secrets, prompt-injection, file and document leakage
+ * detection with custom rules and block/warn/redact actions, on prompts and (streamed) answers.
  */
-export const guardrailsPlugin = definePlugin<GuardrailsPluginConfig>({
-  id: 'guardrails',
-  configSchema: { type: 'object', additionalProperties: false, properties: {} },
-  register(host) {
-    host.log.debug('guardrails plugin registered; this release adds no hooks or routes')
-  },
-})
+export { guardrailsPlugin } from './plugin.js'
+export type { GuardrailsPluginConfig } from './config.js'
+export { GuardrailsExtensions, regexMatches, matchesAround, type GuardrailRule, type GuardrailMatch, type GuardrailAction, type GuardrailCategory } from './rules/rule.js'
+export type { GuardrailPolicy, RuleSetting } from './engine/policy.js'
+export { RuleSet, rulesFor, redact, type Finding, type Direction } from './engine/rule-set.js'
+export { systemRules, DEFAULT_PHONE_REGIONS, type SystemRuleOptions } from './rules/system-rules.js'
+export { injectionScore, DEFAULT_INJECTION_THRESHOLD } from './rules/injection-rule.js'
+export { documentFingerprint } from './rules/fingerprint.js'
+export { compileCustomRegex, type CustomRegexDefinition } from './custom/custom-regex.js'
+export { GUARDRAILS_ERRORS } from './errors.js'
+export type { GuardrailViolationEvent, PolicyScope } from './events.js'

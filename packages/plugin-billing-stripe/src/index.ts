@@ -1,19 +1,46 @@
-import { definePlugin } from '@tollgate/core'
-
-/** Options of the billing plugin. This release accepts none; its schema rejects unknown keys so a setting is never silently ignored. */
-export type BillingPluginConfig = Record<string, never>
-
 /**
- * The billing plugin. Prepaid credits on an append-only ledger, exact per-request pricing, budgets enforced before the upstream call, plans and Stripe payments.
- *
- * This first release only reserves the plugin id `billing` and its place in the gateway's plugin
- * list: `register` adds no hooks, routes, tables or workers, so adding it changes nothing about
- * how requests are served. Later releases will reserve a request's maximum cost before the upstream call, settle the actual cost afterwards and take payments through Stripe.
+ * @tollgate/plugin-billing-stripe — prepaid credits on an append-only ledger, exact per-request
+ * pricing and generic meters, budgets enforced before the upstream call, alerts, plans and
+ * Stripe payments. Public surface only.
  */
-export const billingPlugin = definePlugin<BillingPluginConfig>({
-  id: 'billing',
-  configSchema: { type: 'object', additionalProperties: false, properties: {} },
-  register(host) {
-    host.log.debug('billing plugin registered; this release adds no hooks or routes')
-  },
-})
+import './alerts/alert-types.js'
+
+// The plugin and its options
+export { billingPlugin, type BillingPluginConfig } from './plugin.js'
+export { type LedgerSideConfig, DEFAULT_METER_PRICES, DEFAULT_GAUGE_METERS } from './config.js'
+export { BILLING_LEDGER_ERRORS, type BillingLedgerErrorCode } from './errors.js'
+
+// The ledger
+export {
+  LEDGER_TX_TYPES,
+  type LedgerTxType,
+  type LedgerAccountRef,
+  type LedgerActor,
+  type PostLedgerEntry,
+  type LedgerEntry,
+  type PostResult,
+  type LedgerVerification,
+  type BillingLedger,
+} from './ledger/ledger-types.js'
+export { billingLedgerRef, billingAccountsRef, billingBudgetsRef, billingMetersRef, billingControlRef, type BillingControl } from './ledger/ledger-service.js'
+export type { AccountDirectory } from './ledger/account-directory.js'
+export { entryJson, verificationJson } from './ledger/ledger-routes.js'
+export { verifyLedger, runVerifyLedgerCli } from './ledger/verify-command.js'
+export { requireBillingAccess, billingContactsRef, type BillingContacts, type BillingAction } from './ledger/route-access.js'
+
+// Pricing and metering
+export { maxCostOf, inputTokensBound, modelOutputLimit, type MaxCost } from './pricing/max-cost.js'
+export { savingsOf, usageDebitKey, type RequestCharge } from './pricing/request-charge.js'
+export { meterCost, type MeterService, type MeterDefinition, type MeterEvent, type MeterUsageInput } from './metering/meter-service.js'
+
+// Budgets and organization settings
+export { billingSettingsRef, type OrgSettingsStore, type OrgBillingSettings, type OrgBillingSettingsPatch } from './budgets/org-settings.js'
+export { type BudgetStore, type Budget, type BudgetScope, type BudgetSubject, BUDGET_SCOPES, applicableBudgets, describeBudget } from './budgets/budget-store.js'
+export { periodBounds, localDate, localMidnight, assertTimezone, BUDGET_PERIODS, type BudgetPeriod, type PeriodBounds } from './budgets/periods.js'
+
+// Payments, plans and invoices
+export { CommerceServiceRef, type CommerceService } from './commerce/commerce-service.js'
+
+// Alerts
+export { billingEmailSenderRef, type BillingEmailSender, type BillingEmail, type BillingAlert } from './alerts/alert-types.js'
+export { webhookBody } from './alerts/webhook-delivery.js'

@@ -1,0 +1,87 @@
+// One benchmark gateway process in front of the fake upstream: `core` (no plugins) or `billing`
+// (the billing plugin with a prepaid balance, an organization monthly budget and a per-key daily
+// budget on every organization: three pools reserved per request). `orgs` organizations, each
+// with one API key. Prints {port, keys} on stdout; on SIGTERM prints settlement figures and exits.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { createGateway, parseUsd } from '@tollgate/core'
+import { billingBudgetsRef, billingLedgerRef, billingPlugin } from '@tollgate/plugin-billing-stripe'
+
+const [upstream, mode, orgsText] = process.argv.slice(2)
+const orgs = Number(orgsText)
+const billing = mode === 'billing'
+const unlimited = { seats: null, requestsPerMonth: null, tokensPerMonth: null, queriesPerMonth: null, storageGb: null }
+/** A database of its own: a fresh PostgreSQL database (dropped at exit) when DATABASE_URL is set, else a PGlite folder. */
+async function database(): Promise<{ options: { url: string } | { dataDir: string }; drop(): Promise<void> }> {
+  const url = process.env.DATABASE_URL
+  if (!url) return { options: { dataDir: mkdtempSync(join(tmpdir(), 'tollgate-billing-bench-')) }, drop: async () => undefined }
+  const pg = (await import('pg')).default
+  const name = `tg_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  await admin.query(`create database ${name}`)
+  await admin.end()
+  const u = new URL(url)
+  u.pathname = `/${name}`
+  return {
+    options: { url: u.toString() },
+    async drop() {
+      const c = new pg.Client({ connectionString: url })
+      await c.connect()
+      await c.query(`drop database if exists ${name} with (force)`)
+      await c.end()
+    },
+  }
+}
+const db = await database()
+const gw = await createGateway({
+  logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: false })),
+  database: db.options,
+  security: { providerKeyEncryptionKey: Buffer.alloc(32, 1).toString('base64') },
+  providers: [{ id: 'bench', kind: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-bench', connections: 128 }],
+  models: [{ name: 'bench-model', provider: 'bench', prices: { input: '0.15', output: '0.6' }, maxOutputTokens: 4096 }],
+  // BENCH_BILLING_CONFIG (JSON) is merged into the plugin's config, for experiments.
+  plugins: billing ? [billingPlugin({ plans: { free: { limits: unlimited } }, ...JSON.parse(process.env.BENCH_BILLING_CONFIG ?? '{}') })] : [],
+})
+const keys: string[] = []
+for (let i = 0; i < orgs; i++) {
+  const user = await gw.identity.createUser({ email: `bench-${i}-${Date.now()}@example.test` })
+  const org = user.personalOrganizationId
+  const key = await gw.identity.createApiKey({ organizationId: org, projectId: user.defaultProjectId, ownerUserId: user.id, name: 'bench' })
+  keys.push(key.secret)
+  if (billing) {
+    await gw.services.get(billingLedgerRef).post({ account: { organizationId: org }, type: 'purchase', amount: parseUsd('1000000'), idempotencyKey: 'bench' })
+    const budgets = gw.services.get(billingBudgetsRef)
+    await budgets.create({ organizationId: org, scope: 'organization', period: 'month', limit: parseUsd('1000000') })
+    await budgets.create({ organizationId: org, scope: 'api_key', subjectId: key.id, period: 'day', limit: parseUsd('1000000') })
+  }
+}
+const url = await gw.listen({ port: 0, host: '127.0.0.1' })
+console.log(JSON.stringify({ port: Number(new URL(url).port), keys }))
+
+// SIGUSR2: print the process CPU time so far (µs), so the driver can compute CPU per request.
+process.on('SIGUSR2', () => {
+  const u = process.cpuUsage()
+  console.log(JSON.stringify({ cpuMicros: u.user + u.system }))
+})
+
+process.on('SIGTERM', async () => {
+  const metrics = await gw.metrics.registry.getMetricsAsJSON()
+  const value = (name: string, stat?: string) => {
+    const m = metrics.find((x) => x.name === name) as { values: { value: number; metricName?: string }[] } | undefined
+    return m?.values.find((v) => !stat || v.metricName === `${name}_${stat}`)?.value ?? 0
+  }
+  await gw.close()
+  await db.drop()
+  console.log(
+    JSON.stringify({
+      settled: value('tollgate_billing_settled_requests_total'),
+      flushes: value('tollgate_billing_settlement_flush_seconds', 'count'),
+      flushSeconds: value('tollgate_billing_settlement_flush_seconds', 'sum'),
+      leases: value('tollgate_billing_leases_total'),
+    }),
+  )
+  process.exit(0)
+})

@@ -1,0 +1,72 @@
+import { TollgateError } from '@tollgate/core'
+import type { DeveloperPlan, OrgPlan } from './commerce-config.js'
+import type { CommerceContext } from './commerce-context.js'
+import { type Em, one } from './commerce-db.js'
+
+/** Subscription statuses under which a plan is in force (past_due keeps it while Stripe retries). */
+export const LIVE_STATUSES = ['active', 'trialing', 'past_due']
+
+/** The plan an organization is on, and why. */
+export interface EffectivePlan {
+  plan: OrgPlan
+  source: 'admin' | 'subscription' | 'default'
+  /** Days to pay an invoice: Net-30 for Enterprise, 0 (paid up front) otherwise. */
+  netDays: number
+  subscriptionId?: string
+  interval?: 'month' | 'year'
+}
+
+/** A configured organization plan by id, or a 400 naming the field. */
+export function orgPlanById(ctx: CommerceContext, id: string, field = 'plan'): OrgPlan {
+  const plan = (ctx.config.plans as Record<string, OrgPlan>)[id]
+  if (!plan) throw new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_BODY', `${field}: no organization plan "${id}" (free, pro, enterprise)`, { field })
+  return plan
+}
+
+/** A configured developer plan by id, or a 400 naming the field. */
+export function developerPlanById(ctx: CommerceContext, id: string, field = 'plan'): DeveloperPlan {
+  const plan = (ctx.config.developerPlans as Record<string, DeveloperPlan>)[id]
+  if (!plan) throw new TollgateError('TOLLGATE_ERR_REQUEST_INVALID_BODY', `${field}: no developer plan "${id}" (lite, pro, max)`, { field })
+  return plan
+}
+
+/** Which plan a Stripe Price belongs to (subscriptions changed in the portal arrive with a price only). */
+export function planOfPrice(ctx: CommerceContext, priceId: string): { kind: 'organization' | 'developer'; plan: string; interval: 'month' | 'year' } | undefined {
+  for (const [kind, plans] of [
+    ['organization', ctx.config.plans],
+    ['developer', ctx.config.developerPlans],
+  ] as const) {
+    for (const plan of Object.values(plans)) {
+      for (const interval of ['month', 'year'] as const) if (plan.prices[interval]?.stripePriceId === priceId) return { kind, plan: plan.id, interval }
+    }
+  }
+  return undefined
+}
+
+/** The organization's plan: assigned by a platform administrator, else its live subscription, else Free. */
+export async function effectivePlan(ctx: CommerceContext, em: Em, organizationId: string): Promise<EffectivePlan> {
+  const assigned = await one<{ plan: string; net_days: number | null }>(em, 'select plan, net_days from billing_org_plan where organization_id = ?', [organizationId])
+  if (assigned) {
+    const plan = orgPlanById(ctx, assigned.plan)
+    return { plan, source: 'admin', netDays: assigned.net_days ?? (plan.id === 'enterprise' ? ctx.config.invoices.enterpriseNetDays : ctx.config.invoices.prepaidNetDays) }
+  }
+  const sub = await one<{ id: string; plan: string; billing_interval: 'month' | 'year' }>(
+    em,
+    `select id, plan, billing_interval from billing_subscription
+      where organization_id = ? and kind = 'organization' and status in ('active','trialing','past_due')
+      order by updated_at desc limit 1`,
+    [organizationId],
+  )
+  if (sub) {
+    const plan = orgPlanById(ctx, sub.plan)
+    return { plan, source: 'subscription', subscriptionId: sub.id, interval: sub.billing_interval, netDays: plan.id === 'enterprise' ? ctx.config.invoices.enterpriseNetDays : ctx.config.invoices.prepaidNetDays }
+  }
+  return { plan: ctx.config.plans.free, source: 'default', netDays: ctx.config.invoices.prepaidNetDays }
+}
+
+/** A plan as the API shows it. */
+export function planView(plan: OrgPlan | DeveloperPlan) {
+  const prices = Object.fromEntries(Object.entries(plan.prices).map(([k, p]) => [k, p ? { amountUsd: p.amountUsd, available: Boolean(p.stripePriceId) } : null]))
+  if ('limits' in plan) return { id: plan.id, name: plan.name, limits: plan.limits, prices, ...(plan.netDays ? { netDays: plan.netDays } : {}), assignedByAdmin: Boolean(plan.assignedByAdmin) }
+  return { id: plan.id, name: plan.name, monthlyCreditsUsd: (Number(plan.monthlyCredits / 10_000_000_000n) / 100).toFixed(2), prices }
+}

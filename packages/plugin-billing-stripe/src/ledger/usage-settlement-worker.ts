@@ -1,0 +1,125 @@
+import type { Role, StoredUsageEvent, TxEntityManager, UsageEventReader, WorkerDefinition } from '@tollgate/core'
+import type { Logger } from 'pino'
+import { applicableBudgets } from '../budgets/budget-store.js'
+import type { BudgetStore } from '../budgets/budget-store.js'
+import { budgetPoolKey, sweepExpiredLeases } from '../budgets/lease-pools.js'
+import type { OrgSettingsStore } from '../budgets/org-settings.js'
+import { type PeriodBounds, periodBounds } from '../budgets/periods.js'
+import { usageDraft } from '../budgets/request-budgets.js'
+import { chargeFromEvent } from '../pricing/request-charge.js'
+import type { AccountDirectory } from './account-directory.js'
+import { type ChargePosting, type CounterTarget, type CounterUpdate, postCharges } from './charge-posting.js'
+import type { LedgerEntry } from './ledger-types.js'
+import { sql } from './sql-exec.js'
+import type { SqlLedger } from './sql-ledger.js'
+
+/** The usage event consumer name of billing settlement (its cursor in core_event_cursor). */
+export const SETTLEMENT_CONSUMER = 'billing.settlement'
+
+/** What one worker turn did. */
+export interface SettlementTurn {
+  events: number
+  written: number
+  sweptLeases: number
+}
+
+/**
+ * The worker that makes settlement exactly-once from the usage event log: it reads every usage
+ * event once (core's UsageEventReader, in the worker's own transaction) and posts its usage
+ * debit unless the instance that served the request already did (same idempotency key). That
+ * covers requests whose instance crashed between answering and writing. Once it has caught up,
+ * it releases leases whose instance stopped renewing them.
+ */
+export function usageSettlementWorker(deps: {
+  usage: UsageEventReader
+  ledger: SqlLedger
+  accounts: AccountDirectory
+  settings: OrgSettingsStore
+  budgets: BudgetStore
+  intervalMs: number
+  batchSize: number
+  /** Leases expired longer than this are released. */
+  leaseGraceMs: number
+  log: Logger
+  onWritten: (written: { entries: LedgerEntry[]; counters: CounterUpdate[] }) => void
+  onTurn?: (turn: SettlementTurn) => void
+}): WorkerDefinition {
+  return {
+    name: 'billing.usage-settlement',
+    intervalMs: deps.intervalMs,
+    async run({ em }) {
+      let entries: LedgerEntry[] = []
+      let counters: CounterUpdate[] = []
+      const n = await deps.usage.consume(
+        SETTLEMENT_CONSUMER,
+        deps.batchSize,
+        async (events, tx) => {
+          const postings = await postingsFor(events, tx, deps)
+          if (postings.length === 0) return
+          const r = await postCharges(deps.ledger, tx, postings)
+          entries = r.entries
+          counters = r.counters
+        },
+        { em },
+      )
+      let swept = 0
+      if (n < deps.batchSize) swept = (await sweepExpiredLeases(em, deps.leaseGraceMs)).length
+      if (entries.length > 0) {
+        deps.log.info({ written: entries.length }, 'billing: settled usage events no instance had written')
+      }
+      // The worker's transaction commits after run() returns: notify on the next tick.
+      if (entries.length > 0 || counters.length > 0) setImmediate(() => deps.onWritten({ entries, counters }))
+      deps.onTurn?.({ events: n, written: entries.length, sweptLeases: swept })
+      return n === deps.batchSize
+    },
+  }
+}
+
+async function postingsFor(
+  events: StoredUsageEvent[],
+  em: TxEntityManager,
+  deps: { accounts: AccountDirectory; settings: OrgSettingsStore; budgets: BudgetStore },
+): Promise<ChargePosting[]> {
+  const roles = new Map<string, Role | undefined>()
+  const out: ChargePosting[] = []
+  // Almost every event was settled by the instance that served it: find those with one indexed
+  // query and skip them before any per-event work.
+  const costly = events.filter((e) => e.cost > 0n)
+  if (costly.length === 0) return out
+  const done = await sql<{ reference_id: string }>(em, `select reference_id from billing_ledger_entry where reference_kind = 'request' and reference_id = any($1::text[])`, [costly.map((e) => e.requestId)])
+  const settled = new Set(done.map((r) => r.reference_id))
+  const bounds = new Map<string, PeriodBounds>()
+  for (const e of costly) {
+    if (settled.has(e.requestId)) continue
+    const charge = chargeFromEvent(e)
+    if (!charge) continue
+    const account = await deps.accounts.forMember(e.organizationId, e.userId, em)
+    const budgets = await deps.budgets.list(e.organizationId, em)
+    let counters: CounterTarget[] = []
+    if (budgets.length > 0) {
+      const settings = await deps.settings.get(e.organizationId, em)
+      let role: Role | undefined
+      if (e.userId && budgets.some((b) => b.scope === 'default_member')) {
+        const key = `${e.organizationId}|${e.userId}`
+        if (!roles.has(key)) {
+          const rows = await em.execute<{ role: Role }[]>('select role from core_membership where organization_id = ? and user_id = ?', [e.organizationId, e.userId], 'all')
+          roles.set(key, rows[0]?.role)
+        }
+        role = roles.get(key)
+      }
+      counters = applicableBudgets(budgets, { userId: e.userId, role, projectId: e.projectId, apiKeyId: e.apiKeyId }).map(({ budget, subject }) => {
+        // The period the request happened in, not the one running now (cached while events fall in it).
+        const cacheKey = `${settings.timezone}|${budget.period}`
+        let b = bounds.get(cacheKey)
+        const at = e.occurredAt.getTime()
+        if (!b || at < b.start.getTime() || at >= b.end.getTime()) {
+          b = periodBounds(budget.period, e.occurredAt, settings.timezone)
+          bounds.set(cacheKey, b)
+        }
+        return { key: budgetPoolKey(budget.id, subject, b.start), budget, subjectId: subject, periodStart: b.start, periodEnd: b.end }
+      })
+    }
+    out.push({ draft: usageDraft(charge, account), cost: charge.cost, counters })
+  }
+  return out
+}

@@ -1,0 +1,128 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
+import { formatUsd } from '@tollgate/core'
+import { billingControlRef, billingLedgerRef, runVerifyLedgerCli } from '@tollgate/plugin-billing-stripe'
+import { api, assertLedgerInvariant, billingGateway, buyCredits, chat, MODEL, settleAll, startFakeOpenAI } from './budgets-support.ts'
+
+t.test('settlement is exactly once: the serving instance and the usage-event worker never both debit a request', async (t) => {
+  const fake = await startFakeOpenAI()
+  t.teardown(() => fake.close())
+  fake.setScript(() => ({ text: 'ok', usage: { promptTokens: 100, completionTokens: 50 } }))
+  const gw = await billingGateway(fake)
+  t.teardown(() => gw.close())
+  const ledger = gw.services.get(billingLedgerRef)
+  await buyCredits(gw, gw.organizationId, 10n ** 12n)
+  const budget = await api(gw.url, gw.apiKey, 'POST', `/billing/organizations/${gw.organizationId}/budgets`, { scope: 'organization', period: 'month', limitUsd: '5' })
+
+  const served = await Promise.all(Array.from({ length: 20 }, () => chat(gw.url, gw.apiKey, { model: MODEL, max_tokens: 60, messages: [{ role: 'user', content: 'hello' }] })))
+  t.ok(served.every((r) => r.status === 200))
+  await settleAll(gw)
+  await gw.services.get(billingControlRef).settleUsageEvents()
+  const perRequest = 100n * 1_000_000n + 50n * 2_000_000n // 100 input at $1/M + 50 output at $2/M, in picodollars
+  const { entries } = await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })
+  t.equal(entries.length, 20, 'one debit per request')
+  t.ok(entries.every((e) => e.amount === -perRequest), 'each at the request price')
+  t.same(new Set(entries.map((e) => e.idempotencyKey)).size, 20)
+
+  // A request whose instance died after logging its usage event but before writing its debit:
+  // only the usage event exists. The worker settles it, into the ledger and the budget counter.
+  const orphan = randomUUID()
+  void gw.usageWriter.add({
+    requestId: orphan,
+    occurredAt: new Date(),
+    organizationId: gw.organizationId,
+    projectId: gw.projectId,
+    userId: gw.userId,
+    provider: 'fake',
+    model: MODEL,
+    inputTokens: 1000,
+    outputTokens: 0,
+    cachedReadTokens: 0,
+    cacheWriteTokens: 0,
+    cost: 1000n * 1_000_000n,
+    marketCost: 1500n * 1_000_000n,
+    latencyMs: 5,
+    status: 200,
+    streaming: false,
+    estimated: false,
+  })
+  await gw.usageWriter.flush()
+  // Core's reader only reads events older than every running transaction on the server (other
+  // databases' included), so on a busy shared PostgreSQL the event can take a moment to appear.
+  let orphanDebits: Awaited<ReturnType<typeof ledger.history>>['entries'] = []
+  for (let i = 0; i < 150 && orphanDebits.length === 0; i++) {
+    await gw.services.get(billingControlRef).settleUsageEvents()
+    const after = await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })
+    orphanDebits = after.entries.filter((e) => e.reference?.id === orphan)
+    if (orphanDebits.length === 0) await new Promise((r) => setTimeout(r, 200))
+  }
+  await gw.services.get(billingControlRef).settleUsageEvents()
+  orphanDebits = (await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })).entries.filter((e) => e.reference?.id === orphan)
+  t.equal(orphanDebits.length, 1, 'the worker debited the orphaned request once')
+  t.equal(orphanDebits[0].amount, -(1000n * 1_000_000n))
+  t.equal(orphanDebits[0].metadata?.savings, (500n * 1_000_000n).toString())
+  const listed = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/budgets`)
+  t.equal(listed.json.budgets[0].id, budget.json.id)
+  t.equal(listed.json.budgets[0].currentPeriod.spent[0].spentUsd, formatUsd(perRequest * 20n + 1000n * 1_000_000n), 'the budget counter includes both paths, each once')
+  await assertLedgerInvariant(t, gw)
+})
+
+t.test('ledger routes: balance, filtered and paginated history, verify endpoint and command', async (t) => {
+  const fake = await startFakeOpenAI()
+  t.teardown(() => fake.close())
+  const gw = await billingGateway(fake)
+  t.teardown(() => gw.close())
+  const ledger = gw.services.get(billingLedgerRef)
+  const account = { organizationId: gw.organizationId }
+  for (let i = 0; i < 5; i++) await ledger.post({ account, type: i % 2 ? 'gift' : 'purchase', amount: 1_000_000_000_000n, idempotencyKey: `p${i}` })
+  await ledger.post({ account, type: 'adjustment', amount: -250_000_000_000n, idempotencyKey: 'adj', actor: { type: 'user', id: gw.userId }, description: 'goodwill correction' })
+
+  const balance = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/balance`)
+  t.same(balance.json, { organizationId: gw.organizationId, balanceUsd: '4.75', balancePicodollars: '4750000000000' })
+  const page1 = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/ledger?limit=4`)
+  t.equal(page1.json.entries.length, 4)
+  t.equal(page1.json.entries[0].type, 'adjustment')
+  t.equal(page1.json.entries[0].amountUsd, '-0.25')
+  t.equal(page1.json.entries[0].balanceAfterUsd, '4.75')
+  const page2 = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/ledger?limit=4&cursor=${page1.json.nextCursor}`)
+  t.equal(page2.json.entries.length, 2)
+  t.notOk(page2.json.nextCursor)
+  const gifts = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/ledger?types=gift`)
+  t.equal(gifts.json.entries.length, 2)
+  const badType = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/ledger?types=bribe`)
+  t.equal(badType.status, 400)
+  t.match(badType.json.error.message, /bribe/)
+  const badCursor = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/ledger?cursor=nope`)
+  t.equal(badCursor.status, 400)
+
+  const verified = await api(gw.url, gw.apiKey, 'POST', `/billing/organizations/${gw.organizationId}/ledger/verify`)
+  t.same(verified.json, { ok: true, accountsChecked: 1, mismatches: [], brokenEntries: [] })
+  t.equal((await api(gw.url, gw.apiKey, 'POST', '/billing/admin/verify')).status, 403, 'verifying every account is for platform administrators')
+
+  // The command: against the same database (PostgreSQL only: a PGlite folder is held by this process).
+  if (process.env.DATABASE_URL) {
+    const lines: string[] = []
+    const code = await runVerifyLedgerCli(['--database-url', gw.testDb.options.url!], {}, (l) => lines.push(l))
+    t.equal(code, 0, 'the verify command exits 0')
+    t.match(JSON.parse(lines[0]), { ok: true, accountsChecked: 1 })
+    // A balance forced out of line (triggers disabled, as only a superuser could) is caught.
+    await gw.db.orm.em.fork().transactional(async (em) => {
+      await em.execute('alter table billing_account disable trigger billing_account_guard', [], 'run')
+      await em.execute('update billing_account set balance = balance + 1', [], 'run')
+      await em.execute('alter table billing_account enable trigger billing_account_guard', [], 'run')
+    })
+    const out: string[] = []
+    t.equal(await runVerifyLedgerCli(['--database-url', gw.testDb.options.url!], {}, (l) => out.push(l)), 1, 'exit 1 on a mismatch')
+    t.match(JSON.parse(out[0]), { ok: false, mismatches: [{ balance: '4750000000001', sum: '4750000000000' }] })
+    const bin = spawnSync(process.execPath, ['--import=./test-support/tsx-register.mjs', '--conditions=tollgate-src', 'packages/plugin-billing-stripe/src/ledger/verify-cli.ts', '--database-url', gw.testDb.options.url!], { cwd: new URL('../../../', import.meta.url).pathname, encoding: 'utf8' })
+    t.equal(bin.status, 1, 'the executable reports the mismatch with exit code 1')
+    await gw.db.orm.em.fork().transactional(async (em) => {
+      await em.execute('alter table billing_account disable trigger billing_account_guard', [], 'run')
+      await em.execute('update billing_account set balance = balance - 1', [], 'run')
+      await em.execute('alter table billing_account enable trigger billing_account_guard', [], 'run')
+    })
+  }
+  t.equal(await runVerifyLedgerCli([], {}, () => undefined), 2, 'usage error without a database')
+  await assertLedgerInvariant(t, gw)
+})

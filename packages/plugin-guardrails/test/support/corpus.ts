@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** The shared corpora folder (`shared/testdata/guardrails` beside the repository). */
-export const CORPUS_DIR = fileURLToPath(new URL('../../../../../shared/testdata/guardrails/', import.meta.url))
+/** The shared corpora folder (`testdata/guardrails` at the repository root, a copy of the public corpora; see testdata/README.md). */
+export const CORPUS_DIR = fileURLToPath(new URL('../../../../testdata/guardrails/', import.meta.url))
 
 /** One JSON-lines record. */
 export type CorpusRecord = Record<string, any> & { text: string }

@@ -97,8 +97,11 @@ export class AnalyticsService {
     const buckets = bucketsOf(range)
     const byGroup = new Map<string, Sums>()
     const total = zeroSums()
+    // Within a bucket, groups in locale order: ranked once per distinct group, not per comparison.
+    const order = new Map([...new Set(rows.map((r) => String(r.dims[dim])))].sort((a, b) => a.localeCompare(b)).map((k, i) => [k, i]))
+    const rank = (r: CubeRow) => order.get(String(r.dims[dim])) ?? 0
     const series = rows
-      .sort((a, b) => a.bucket - b.bucket || String(a.dims[dim]).localeCompare(String(b.dims[dim])))
+      .sort((a, b) => a.bucket - b.bucket || rank(a) - rank(b))
       .map((r) => {
         const key = r.dims[dim] ?? null
         addSums(byGroup.get(key ?? '') ?? byGroup.set(key ?? '', zeroSums()).get(key ?? '') ?? {}, r.sums)

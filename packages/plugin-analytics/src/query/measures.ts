@@ -1,4 +1,3 @@
-import { formatUsd } from '@tollgate/core'
 import { histogramColumns, LATENCY_BOUNDS_MS, SUM_MEASURES, TTFT_BOUNDS_MS } from '../rollup/cubes.js'
 
 /** Summed measures keyed by column name. */
@@ -6,8 +5,23 @@ export type Sums = Record<string, bigint>
 
 /** Adds b into a (in place) and returns a. */
 export function addSums(a: Sums, b: Sums): Sums {
-  for (const [k, v] of Object.entries(b)) a[k] = (a[k] ?? 0n) + v
+  for (const k in b) a[k] = (a[k] ?? 0n) + b[k]
   return a
+}
+
+/**
+ * Picodollars as an exact USD decimal string ("0.00000015"), the same text as core's formatUsd,
+ * by slicing the integer's digits instead of dividing: a year's series formats 30,000 amounts.
+ */
+export function formatPicoUsd(value: bigint): string {
+  const negative = value < 0n
+  const digits = (negative ? -value : value).toString()
+  const whole = digits.length > 12 ? digits.slice(0, -12) : '0'
+  let frac = digits.length > 12 ? digits.slice(-12) : digits.padStart(12, '0')
+  let end = frac.length
+  while (end > 0 && frac.charCodeAt(end - 1) === 48) end--
+  frac = frac.slice(0, end)
+  return `${negative ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`
 }
 
 /** All-zero sums. */
@@ -45,9 +59,9 @@ export function totalsOf(s: Sums): Totals {
   const market = s.market_cost ?? 0n
   const ttftCount = n(s.ttft_count)
   return {
-    cost: formatUsd(cost),
-    marketCost: formatUsd(market),
-    savings: formatUsd(market - cost),
+    cost: formatPicoUsd(cost),
+    marketCost: formatPicoUsd(market),
+    savings: formatPicoUsd(market - cost),
     requests,
     errors: n(s.errors),
     aborted: n(s.aborted),
@@ -66,7 +80,7 @@ export function totalsOf(s: Sums): Totals {
 export function costPer1kTokens(s: Sums): string | null {
   const tokens = (s.input_tokens ?? 0n) + (s.output_tokens ?? 0n)
   if (tokens === 0n) return null
-  return formatUsd(((s.cost ?? 0n) * 1000n) / tokens)
+  return formatPicoUsd(((s.cost ?? 0n) * 1000n) / tokens)
 }
 
 function round(v: number, digits: number): number {

@@ -50,7 +50,7 @@ export async function queryCube(em: TxEntityManager, q: CubeQuery): Promise<Cube
   // One index range read per range: a lateral subquery kept from being flattened (offset 0), so
   // the planner cannot turn it into a hash join that reads every row of the organization.
   const sql = `select r.b as bucket${groupBy.map((d) => `, y.${d}::text as ${d}`).join('')},
-      ${[...sums.map((m) => `sum(y.${m} * r.sign)::text as ${m}`), ...maxes.map((m) => `max(y.${m})::text as ${m}`)].join(', ')}
+      concat_ws(',', ${[...sums.map((m) => `sum(y.${m} * r.sign)`), ...maxes.map((m) => `max(y.${m})`)].join(', ')}) as m
     from unnest(?::int[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[]) as r(grain, s, e, b, sign)
     cross join lateral (
       select ${cols} from ${tableOf(q.cube)} x
@@ -69,14 +69,20 @@ export async function queryCube(em: TxEntityManager, q: CubeQuery): Promise<Cube
     ...filters.map(([, v]) => v),
   ]
   const rows = await em.execute<Record<string, string | number | null>[]>(sql, params, 'all')
-  // With subtracted rows, a group can net to nothing in a bucket (it had no requests there).
-  return rows.filter((r) => r.requests !== '0').map((r) => {
+  const out: CubeRow[] = []
+  for (const r of rows) {
+    // The measures come packed in one comma-separated text column, in the order selected: a year's
+    // series is 10,950 rows, and one field per row parses far cheaper than fourteen.
+    const values = String(r.m).split(',')
+    // With subtracted rows, a group can net to nothing in a bucket (it had no requests there).
+    if (values[0] === '0') continue
     const dims: Partial<Record<Dim, string | null>> = {}
     for (const d of groupBy) dims[d] = (r[d] as string | null) ?? null
     const s: Record<string, bigint> = {}
-    for (const m of sums) s[m] = BigInt((r[m] as string | null) ?? '0')
+    for (let i = 0; i < sums.length; i++) s[sums[i]] = BigInt(values[i] || '0')
     const mx: Record<string, number> = {}
-    for (const m of maxes) mx[m] = Number(r[m] ?? 0)
-    return { bucket: Number(r.bucket), dims, sums: s, maxes: mx }
-  })
+    for (let i = 0; i < maxes.length; i++) mx[maxes[i]] = Number(values[sums.length + i] || 0)
+    out.push({ bucket: Number(r.bucket), dims, sums: s, maxes: mx })
+  }
+  return out
 }

@@ -55,3 +55,4 @@ t.test('decomposition covers every interval exactly once with the coarsest rows'
   const parisDays = decompose([Date.parse('2026-06-01T22:00:00Z'), Date.parse('2026-06-02T22:00:00Z'), Date.parse('2026-06-03T22:00:00Z')], true)
   t.equal(parisDays.length, 6, 'Paris (+2): each local day is the UTC day minus its last two hours plus the previous day\'s')
 })
+

@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { createGateway, parseUsd } from '@tollgate/core'
-import { billingBudgetsRef, billingLedgerRef, billingPlugin } from '@tollgate/plugin-billing-stripe'
+
+// BENCH_BILLING_MODULE: load the plugin from another copy of its source (compare two versions).
+const plugin: typeof import('@tollgate/plugin-billing-stripe') = await import(process.env.BENCH_BILLING_MODULE ?? '@tollgate/plugin-billing-stripe')
+const { billingBudgetsRef, billingLedgerRef, billingPlugin } = plugin
 
 const [upstream, mode, orgsText] = process.argv.slice(2)
 const orgs = Number(orgsText)

@@ -49,8 +49,18 @@ const INSERT_SQL = `insert into billing_ledger_entry (id, account_id, organizati
   on conflict (account_id, idempotency_key) do nothing
   returning `
 
-/** What a batch insert reads back: what listeners need, not the descriptive columns. */
-const RETURN_LIGHT = 'id, seq, account_id, organization_id, user_id, type, amount, balance_after, idempotency_key, reference_kind, reference_id, created_at'
+/**
+ * What a batch insert reads back: only what the database decides (which rows were written, and
+ * when). The rest of each entry is known from its draft, so the settlement path does not
+ * parse a dozen text columns per request back out of the driver.
+ */
+const RETURN_LIGHT = 'id, created_at'
+
+/** The columns of RETURN_LIGHT. */
+interface LightRow {
+  id: string
+  created_at: Date | string
+}
 
 function asEm(em: unknown): TxEntityManager | undefined {
   return em as TxEntityManager | undefined
@@ -159,16 +169,42 @@ export class SqlLedger implements BillingLedger {
         after.toString(),
       ]
     })
-    let written: LedgerEntryRow[]
+    let written: LedgerEntryRow[] | LightRow[]
     try {
-      written = await sql<LedgerEntryRow>(em, INSERT_SQL + (options.full ? '*' : RETURN_LIGHT), [JSON.stringify(rows)])
+      written = await sql<LedgerEntryRow | LightRow>(em, INSERT_SQL + (options.full ? '*' : RETURN_LIGHT), [JSON.stringify(rows)])
     } catch (err) {
       if (/billing_ledger_entry_reverses_uq/.test(String((err as Error).message))) {
         throw new TollgateError('TOLLGATE_ERR_BILLING_ALREADY_REVERSED', 'The entry has already been reversed', { field: 'reversesEntryId', cause: err })
       }
       throw err
     }
-    return [written.map(entryFromRow), skipped]
+    if (options.full) return [(written as LedgerEntryRow[]).map(entryFromRow), skipped]
+    // Light read-back: rebuild each written entry from its draft (same values the row holds).
+    const byId = new Map<string, number>()
+    for (let i = 0; i < rows.length; i++) byId.set(rows[i][0] as string, i)
+    const entries: LedgerEntry[] = []
+    for (const w of written as LightRow[]) {
+      const i = byId.get(w.id)
+      if (i === undefined) continue
+      const d = fresh[i]
+      entries.push({
+        id: w.id,
+        accountId: d.accountId,
+        organizationId: d.organizationId,
+        ...(d.userId ? { userId: d.userId } : {}),
+        type: d.type,
+        amount: d.amount,
+        balanceAfter: BigInt(rows[i][14] as string),
+        idempotencyKey: d.idempotencyKey,
+        ...(d.description !== undefined ? { description: d.description } : {}),
+        ...(d.reference ? { reference: d.reference } : {}),
+        ...(d.actor ? { actor: d.actor } : {}),
+        ...(d.reversesEntryId ? { reversesEntryId: d.reversesEntryId } : {}),
+        ...(d.metadata ? { metadata: d.metadata } : {}),
+        createdAt: w.created_at instanceof Date ? w.created_at : new Date(w.created_at),
+      })
+    }
+    return [entries, skipped]
   }
 
   async reverse(entryId: string, idempotencyKey: string, reason: string, actor?: LedgerActor, em?: unknown): Promise<PostResult> {

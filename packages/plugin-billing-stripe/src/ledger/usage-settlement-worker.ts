@@ -86,11 +86,19 @@ async function postingsFor(
   // query and skip them before any per-event work.
   const costly = events.filter((e) => e.cost > 0n)
   if (costly.length === 0) return out
-  const done = await sql<{ reference_id: string }>(em, `select reference_id from billing_ledger_entry where reference_kind = 'request' and reference_id = any($1::text[])`, [costly.map((e) => e.requestId)])
-  const settled = new Set(done.map((r) => r.reference_id))
+  // The anti-join runs in the database and answers only the (rare) unsettled ids, so the worker
+  // does not parse one row per event back out of the driver.
+  const open = await sql<{ id: string }>(
+    em,
+    `select r.id from unnest($1::text[]) as r(id)
+      where not exists (select 1 from billing_ledger_entry e where e.reference_kind = 'request' and e.reference_id = r.id)`,
+    [costly.map((e) => e.requestId)],
+  )
+  if (open.length === 0) return out
+  const unsettled = new Set(open.map((r) => r.id))
   const bounds = new Map<string, PeriodBounds>()
   for (const e of costly) {
-    if (settled.has(e.requestId)) continue
+    if (!unsettled.has(e.requestId)) continue
     const charge = chargeFromEvent(e)
     if (!charge) continue
     const account = await deps.accounts.forMember(e.organizationId, e.userId, em)

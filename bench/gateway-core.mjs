@@ -8,8 +8,10 @@ import pino from 'pino'
 import { createGateway } from '@tollgate/core'
 
 const upstream = process.argv[2]
+// Logs go to an asynchronous destination that writes in 4 KB blocks (BENCH_LOG_BUFFER=0: a write
+// per line), as a production deployment would configure pino; the access log stays on at info.
 const gw = await createGateway({
-  logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 2, sync: false })),
+  logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 2, sync: false, minLength: Number(process.env.BENCH_LOG_BUFFER ?? 4096) })),
   database: process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { dataDir: mkdtempSync(join(tmpdir(), 'tollgate-bench-')) },
   security: { providerKeyEncryptionKey: Buffer.alloc(32, 1).toString('base64') },
   providers: [{ id: 'bench', kind: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-bench', connections: 128 }],

@@ -14,7 +14,9 @@ const BENCH_BILLING_DEFAULT = JSON.stringify({ requirePrepaidBalance: false, pla
 const upstream = process.argv[2]
 const ids = process.env.BENCH_PLUGINS ? process.env.BENCH_PLUGINS.split(',').filter(Boolean) : [...BUNDLED_PLUGIN_IDS]
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-full-'))
-const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info', redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' } }, pino.destination({ dest: 2, sync: false }))
+// Logs go to an asynchronous destination that writes in 4 KB blocks (BENCH_LOG_BUFFER=0: a write
+// per line), as a production deployment would configure pino; the access log stays on at info.
+const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info', redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' } }, pino.destination({ dest: 2, sync: false, minLength: Number(process.env.BENCH_LOG_BUFFER ?? 4096) }))
 const server = await startServer({
   logger,
   print: () => undefined,

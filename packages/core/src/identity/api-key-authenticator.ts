@@ -98,7 +98,7 @@ export class ApiKeyAuthenticator {
     )
     const row = rows[0]
     const expiresAt = now + this.#ttlMs
-    if (!row || !row.member_role || row.disabled_at) return { principal: undefined, expiresAt, keyExpiresAt: undefined }
+    if (!row?.member_role || row.disabled_at) return { principal: undefined, expiresAt, keyExpiresAt: undefined }
     let projectIds: string[] | undefined
     const role = minRole(row.role, row.member_role)
     if (role === 'developer' && row.membership_id) {

@@ -6,10 +6,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { createGateway } from '@tollgate/core'
-import { guardrailsPlugin } from '@tollgate/plugin-guardrails'
+import { pathToFileURL } from 'node:url'
 
 const upstream = process.argv[2]
 const withGuardrails = process.argv[3] !== 'core'
+// `baseline <dir>`: the plugin from an earlier copy of src/ (for before/after comparisons in one run).
+const { guardrailsPlugin } = process.argv[3] === 'baseline' ? await import(pathToFileURL(`${process.argv[4]}/index.ts`).href) : await import('@tollgate/plugin-guardrails')
 const gw = await createGateway({
   logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: false })),
   database: { dataDir: mkdtempSync(join(tmpdir(), 'tollgate-gr-bench-')) },

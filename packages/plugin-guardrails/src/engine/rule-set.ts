@@ -24,8 +24,39 @@ interface ActiveRule {
   action: GuardrailAction
   input: boolean
   output: boolean
-  /** The rule's keywords as one regex (one pass over the text instead of one per keyword). */
-  prefilter?: RegExp
+  /** Single-character keywords, checked with `includes` (a regex pass would stop at every one). */
+  chars?: readonly string[]
+  /** Whether the rule has multi-character keywords (looked for by the side's shared keyword pass). */
+  words: boolean
+}
+
+/**
+ * The multi-character keywords of every rule of one side, in one alternation (longest first), so
+ * the text is walked once for all of them instead of once per rule. `rulesOf.get(k)` are the rules
+ * (indices into the side's list) of which a keyword occurs wherever keyword `k` does: its own, and
+ * those whose keyword is a substring of it (an alternation reports one keyword per position).
+ */
+interface KeywordPass {
+  re: RegExp
+  rulesOf: Map<string, number[]>
+  /** Rules that rely on this pass: the walk stops once all of them are seen. */
+  count: number
+}
+
+function keywordPass(active: readonly ActiveRule[]): KeywordPass | undefined {
+  const all = new Set<string>()
+  for (const a of active) for (const k of a.rule.keywords ?? []) if (k.length > 1) all.add(k)
+  if (all.size === 0) return undefined
+  const keywords = [...all].sort((x, y) => y.length - x.length)
+  const rulesOf = new Map<string, number[]>()
+  for (const k of keywords) {
+    const hit: number[] = []
+    active.forEach((a, i) => {
+      if (a.rule.keywords?.some((w) => w.length > 1 && k.includes(w))) hit.push(i)
+    })
+    rulesOf.set(k, hit)
+  }
+  return { re: new RegExp(keywords.map(escapeRe).join('|'), 'g'), rulesOf, count: active.filter((a) => a.words).length }
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -38,6 +69,8 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 export class RuleSet {
   readonly #input: ActiveRule[]
   readonly #output: ActiveRule[]
+  readonly #inputKeywords: KeywordPass | undefined
+  readonly #outputKeywords: KeywordPass | undefined
   /** Characters of an answer the stream guard holds back: the longest match an output span rule needs. */
   readonly window: number
 
@@ -51,11 +84,14 @@ export class RuleSet {
         action: s.action ?? rule.defaultAction,
         input: s.input ?? rule.defaultScope?.input ?? true,
         output: s.output ?? rule.defaultScope?.output ?? true,
-        prefilter: rule.keywords?.length ? new RegExp(rule.keywords.map(escapeRe).join('|')) : undefined,
+        chars: rule.keywords?.some((k) => k.length === 1) ? rule.keywords.filter((k) => k.length === 1) : undefined,
+        words: rule.keywords?.some((k) => k.length > 1) ?? false,
       })
     }
     this.#input = active.filter((a) => a.input)
     this.#output = active.filter((a) => a.output)
+    this.#inputKeywords = keywordPass(this.#input)
+    this.#outputKeywords = keywordPass(this.#output)
     this.window = Math.max(1, ...this.#output.map((a) => a.rule.maxMatchLength))
   }
 
@@ -74,12 +110,15 @@ export class RuleSet {
     if (text.length === 0) return []
     const active = direction === 'input' ? this.#input : this.#output
     const lower = lowerSameLength(text)
+    const present = keywordsPresent(direction === 'input' ? this.#inputKeywords : this.#outputKeywords, lower, active.length)
     const out: Finding[] = []
-    for (const a of active) {
+    for (let i = 0; i < active.length; i++) {
+      const a = active[i]
       const rule = a.rule
       if (spanOnly && rule.maxMatchLength === 0) continue
       if (role && rule.roles && !rule.roles.includes(role as never)) continue
-      if (a.prefilter && !a.prefilter.test(lower)) continue
+      // A rule with keywords runs only if one of them occurs (any keyword, single-character or not).
+      if ((a.words || a.chars) && !(a.words && present?.[i]) && !a.chars?.some((c) => lower.includes(c))) continue
       const matches = rule.scan(text, lower)
       if (matches.length === 0) continue
       for (const m of matches) {
@@ -89,6 +128,28 @@ export class RuleSet {
     }
     return out.length > 1 ? out.sort((x, y) => x.start - y.start || y.end - x.end) : out
   }
+}
+
+/** Which rules of a side have one of their multi-character keywords in `lower` (one walk; stops once every such rule is seen). */
+function keywordsPresent(pass: KeywordPass | undefined, lower: string, n: number): Uint8Array | undefined {
+  if (!pass) return undefined
+  const present = new Uint8Array(n)
+  let seen = 0
+  const re = pass.re
+  re.lastIndex = 0
+  let m: RegExpExecArray | null
+  // biome-ignore lint/suspicious/noAssignInExpressions: exec loop
+  while ((m = re.exec(lower)) !== null) {
+    for (const i of pass.rulesOf.get(m[0]) ?? []) {
+      if (present[i]) continue
+      present[i] = 1
+      seen++
+    }
+    if (seen === pass.count) break
+    // Keywords can overlap (`private key` holds `key`): resume one character on, not after the match.
+    re.lastIndex = m.index + 1
+  }
+  return present
 }
 
 /** The text lower-cased with offsets kept: full Unicode lower-casing unless it changes the length (İ → i̇), then ASCII only. */

@@ -74,8 +74,12 @@ const COMBINED = (() => {
 })()
 const STICKY = FEATURES.map((feature) => new RegExp(feature.re.source, 'y'))
 
-/** The score of a text: sum of the weights of distinct features it contains. `lower` is the text lower-cased (computed when not given). */
-export function injectionScore(text: string, lower = text.toLowerCase()): number {
+/**
+ * The score of a text: sum of the weights of distinct features it contains. `lower` is the text
+ * lower-cased (computed when not given). With `enough`, the walk stops as soon as the score
+ * reaches it (a rule only needs to know whether the threshold is reached).
+ */
+export function injectionScore(text: string, lower = text.toLowerCase(), enough = Number.POSITIVE_INFINITY): number {
   const seen = new Uint8Array(FEATURES.length)
   let score = 0
   COMBINED.lastIndex = 0
@@ -93,6 +97,7 @@ export function injectionScore(text: string, lower = text.toLowerCase()): number
       seen[k] = 1
       score += FEATURES[k].weight
     }
+    if (score >= enough) return score
     COMBINED.lastIndex = m.index + 1
   }
   return score
@@ -112,7 +117,7 @@ export function injectionRule(threshold = DEFAULT_INJECTION_THRESHOLD): Guardrai
     roles: ['user', 'tool'],
     maxMatchLength: 0,
     scan(text, lower): GuardrailMatch[] {
-      return text.length > 0 && injectionScore(text, lower) >= threshold ? [{ start: 0, end: text.length }] : []
+      return text.length > 0 && injectionScore(text, lower, threshold) >= threshold ? [{ start: 0, end: text.length }] : []
     },
   }
 }

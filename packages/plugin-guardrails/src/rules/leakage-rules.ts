@@ -25,9 +25,20 @@ const FILE_PATTERNS: [readonly string[], RegExp][] = [
 
 const ANY_FILE_LITERAL = new RegExp(
   FILE_PATTERNS.flatMap(([literals]) => literals)
+    // Longest first: where two literals start at one position, the pass reports the longer one.
+    .sort((a, b) => b.length - a.length)
     .map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('|'),
+  'g',
 )
+/** For each literal, the patterns it can open (a literal may occur in another's, like `..%` in `..%2f`: checked by substring). */
+const PATTERNS_OF = new Map<string, number[]>()
+for (const [literals] of FILE_PATTERNS)
+  for (const l of literals)
+    PATTERNS_OF.set(
+      l,
+      FILE_PATTERNS.flatMap(([ls], i) => (ls.some((x) => l.includes(x)) ? [i] : [])),
+    )
 
 export const fileLeakageRule: GuardrailRule = {
   id: 'file.sensitive_path',
@@ -36,13 +47,25 @@ export const fileLeakageRule: GuardrailRule = {
   defaultAction: 'block',
   defaultScope: { input: true, output: false },
   maxMatchLength: 128,
+  // Every pattern's match contains one of its literals: the rule set's shared keyword pass skips the rule when none occurs.
+  keywords: FILE_PATTERNS.flatMap(([literals]) => literals),
   scan(_text, lower) {
     const out: GuardrailMatch[] = []
     // One pass finds whether any literal occurs at all (the usual answer is no); each pattern is
     // then tried only around its own literals (paths can have long optional prefixes).
+    // The same pass notes which patterns have a literal present, so the others are not walked.
+    const wanted = new Uint8Array(FILE_PATTERNS.length)
+    let any = false
     ANY_FILE_LITERAL.lastIndex = 0
-    if (!ANY_FILE_LITERAL.test(lower)) return out
-    for (const [literals, re] of FILE_PATTERNS) out.push(...matchesAround(lower, literals, re, 96, 64))
+    let m: RegExpExecArray | null
+    // biome-ignore lint/suspicious/noAssignInExpressions: exec loop
+    while ((m = ANY_FILE_LITERAL.exec(lower)) !== null) {
+      for (const i of PATTERNS_OF.get(m[0]) ?? []) wanted[i] = 1
+      any = true
+      ANY_FILE_LITERAL.lastIndex = m.index + 1
+    }
+    if (!any) return out
+    for (let i = 0; i < FILE_PATTERNS.length; i++) if (wanted[i]) out.push(...matchesAround(lower, FILE_PATTERNS[i][0], FILE_PATTERNS[i][1], 96, 64))
     return out.length > 1 ? out.sort((a, b) => a.start - b.start) : out
   },
 }
@@ -63,6 +86,8 @@ export const documentMarkingRule: GuardrailRule = {
   placeholder: '[CONFIDENTIAL]',
   defaultAction: 'warn',
   maxMatchLength: 64,
+  // Banners contain one of BANNER_WORDS (lower-cased here: keywords are looked for in the lower-cased text), phrases one of PHRASE_WORDS.
+  keywords: [...BANNER_WORDS.map((w) => w.toLowerCase()), ...PHRASE_WORDS],
   scan(text, lower) {
     const banners = matchesAround(text, BANNER_WORDS, BANNERS, 16, 48)
     const phrases = matchesAround(lower, PHRASE_WORDS, PHRASES, 32, 32)

@@ -48,6 +48,30 @@ function matchesAroundWithGroup(lower: string, text: string, around: NonNullable
   return out
 }
 
+/**
+ * Matches that start exactly where a literal occurs (patterns whose every match begins with one
+ * of the literals): a sticky regex is tried at each occurrence instead of walking a window
+ * around it. Occurrences inside a previous match are skipped, as a global walk would.
+ */
+function matchesAtLiterals(lower: string, text: string, finder: RegExp, sticky: RegExp, group?: number, accept?: (m: RegExpExecArray) => boolean): GuardrailMatch[] {
+  const out: GuardrailMatch[] = []
+  let lastEnd = 0
+  finder.lastIndex = 0
+  let f: RegExpExecArray | null
+  // biome-ignore lint/suspicious/noAssignInExpressions: exec loop
+  while ((f = finder.exec(lower)) !== null) {
+    if (f.index < lastEnd) continue
+    sticky.lastIndex = f.index
+    const m = sticky.exec(text)
+    if (!m || m[0].length === 0) continue
+    lastEnd = f.index + m[0].length
+    if (accept && !accept(m)) continue
+    if (group !== undefined && m.indices?.[group]) out.push({ start: m.indices[group][0], end: m.indices[group][1] })
+    else out.push({ start: m.index, end: lastEnd })
+  }
+  return out
+}
+
 interface SecretSpec {
   id: string
   placeholder: string
@@ -66,9 +90,13 @@ interface SecretSpec {
   accept?: (m: RegExpExecArray) => boolean
   /** Look only around these lower-case literals (window before/after), for patterns with costly starts. */
   around?: { literals: string[]; before: number; after: number }
+  /** Every match starts with one of these lower-case literals: the pattern is tried only where they occur. */
+  startsWith?: string[]
 }
 
 function secretRule(spec: SecretSpec): GuardrailRule {
+  const finder = spec.startsWith && new RegExp(spec.startsWith.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g')
+  const sticky = spec.startsWith && spec.patterns.map((p) => new RegExp(p.source, `${p.flags.replace('g', '')}y`))
   return {
     id: spec.id,
     category: 'secret',
@@ -79,8 +107,9 @@ function secretRule(spec: SecretSpec): GuardrailRule {
     fallback: spec.fallback,
     scan(text, lower) {
       const out: GuardrailMatch[] = []
-      for (const re of spec.patterns) {
-        const found = spec.around ? matchesAroundWithGroup(lower, text, spec.around, re, spec.group, spec.accept) : regexMatches(re, text, spec.group, spec.accept)
+      for (let i = 0; i < spec.patterns.length; i++) {
+        const re = spec.patterns[i]
+        const found = finder && sticky ? matchesAtLiterals(lower, text, finder, sticky[i], spec.group, spec.accept) : spec.around ? matchesAroundWithGroup(lower, text, spec.around, re, spec.group, spec.accept) : regexMatches(re, text, spec.group, spec.accept)
         for (const m of found) {
           const secret = text.slice(m.start, m.end)
           if (!spec.noPlaceholderCheck && looksLikePlaceholder(spec.body ? spec.body(secret) : secret, spec.minEntropy)) continue
@@ -285,7 +314,7 @@ export const genericAssignmentRule = secretRule({
   group: 1,
   maxMatchLength: 256,
   minEntropy: 3.5,
-  around: { literals: ['password', 'passwd', 'pwd', 'secret', 'token', 'api', 'access', 'private', 'auth', 'client'], before: 0, after: 300 },
+  startsWith: ['password', 'passwd', 'pwd', 'secret', 'token', 'api', 'access', 'private', 'auth', 'client'],
   // Names that hold locations or ids, and names a provider rule owns (it judges those values).
   accept: genericAccept,
   body: (s) => (/[0-9]/.test(s) && /[A-Za-z]/.test(s) && !/^\$\{|^\{\{|^<|^%\(|^process\.env|^os\.environ|example|sample|dummy|placeholder|changeme|your[_-]/i.test(s) ? s : ''),

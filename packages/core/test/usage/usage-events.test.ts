@@ -49,6 +49,11 @@ t.test('usage events: batched writes, exactly-once consumption', async (t) => {
 
   const reader = new UsageEventReader(db)
   let failOnce = true
+  // A consumer sees only events below every open transaction's snapshot (cluster-wide on a shared
+  // PostgreSQL), so an empty batch can mean "not visible yet": keep polling, bounded, until the
+  // sink holds everything.
+  const sinkCount = async () => (await db.orm.em.fork().execute<{ n: number }[]>('select count(*)::int as n from test_sink', [], 'all'))[0].n
+  const deadline = Date.now() + 60_000
   const consume = async () => {
     let total = 0
     for (;;) {
@@ -65,7 +70,11 @@ t.test('usage events: batched writes, exactly-once consumption', async (t) => {
         if ((err as Error).message !== 'worker killed between batches') throw err
         continue
       }
-      if (n === 0) return total
+      if (n === 0) {
+        if ((await sinkCount()) >= 1000 || Date.now() > deadline) return total
+        await new Promise((r) => setTimeout(r, 20))
+        continue
+      }
       total += n
     }
   }

@@ -194,12 +194,13 @@ export class LeaseManager {
     let granted = false
     p.acquiring = (async () => {
       const started = performance.now()
-      const usable = p.headroom > 0n && p.validUntil > started ? p.headroom : 0n
-      const need = amount - usable > 0n ? amount - usable : 1n
+      // Headroom kept from before counts even when its validity lapsed: if our lease row is still
+      // there (not swept), the grant renews it, so only the shortfall has to be newly leased.
+      const kept = p.headroom > 0n ? p.headroom : 0n
       const want = amount * BigInt(this.options.sliceRequests)
-      let result: { granted: bigint; available: bigint; hadRow: boolean }
+      let result: { granted: bigint; available: bigint; hadRow: boolean; renewed: boolean }
       try {
-        result = await this.#db.orm.em.fork().transactional((em) => this.#grant(em, p.spec, need, want))
+        result = await this.#db.orm.em.fork().transactional((em) => this.#grant(em, p.spec, amount, kept, want))
       } catch (err) {
         throw new LeaseUnavailableError(err)
       }
@@ -207,7 +208,7 @@ export class LeaseManager {
         // Our lease row was swept (we failed to renew in time): what we thought we held is gone.
         this.#lost(p)
       }
-      if (result.granted > 0n) {
+      if (result.renewed) {
         // The grant also renewed the row's expiry, so headroom kept from before is usable again.
         p.headroom += result.granted
         p.held += result.granted
@@ -229,7 +230,7 @@ export class LeaseManager {
   }
 
   /** The grant transaction: lock the pool row, compute what is free, extend this instance's lease. */
-  async #grant(em: TxEntityManager, spec: PoolSpec, need: bigint, want: bigint): Promise<{ granted: bigint; available: bigint; hadRow: boolean }> {
+  async #grant(em: TxEntityManager, spec: PoolSpec, amount: bigint, kept: bigint, want: bigint): Promise<{ granted: bigint; available: bigint; hadRow: boolean; renewed: boolean }> {
     let capacity: bigint
     if (spec.kind === 'account') {
       const [row] = await em.execute<{ balance: string }[]>('select balance::text as balance from billing_account where id = ? for update', [spec.accountId], 'all')
@@ -248,7 +249,14 @@ export class LeaseManager {
     const available = capacity - big(sum.leased)
     const [mine] = await em.execute<{ amount: string }[]>('select amount::text as amount from billing_lease where pool_key = ? and instance_id = ?', [spec.key, this.instanceId], 'all')
     const hadRow = mine !== undefined
-    if (available < need) return { granted: 0n, available, hadRow }
+    // Our own row's unreserved headroom is ours again once renewed; a swept row took it away.
+    const shortfall = hadRow ? amount - kept : amount
+    if (shortfall <= 0n) {
+      await em.execute(`update billing_lease set expires_at = now() + ? * interval '1 millisecond', updated_at = now() where pool_key = ? and instance_id = ?`, [this.options.ttlMs, spec.key, this.instanceId], 'run')
+      return { granted: 0n, available, hadRow, renewed: true }
+    }
+    const need = shortfall
+    if (available < need) return { granted: 0n, available, hadRow, renewed: false }
     const share = (available * BigInt(Math.round(this.options.maxShareOfAvailable * 1_000_000))) / SHARE_SCALE
     let g = want < share ? want : share
     if (g < need) g = need
@@ -259,7 +267,7 @@ export class LeaseManager {
       [spec.key, this.instanceId, g.toString(), this.options.ttlMs],
       'run',
     )
-    return { granted: g, available, hadRow }
+    return { granted: g, available, hadRow, renewed: true }
   }
 
   /**

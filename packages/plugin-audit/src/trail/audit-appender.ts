@@ -5,19 +5,7 @@ import { normalizeJson } from './canonical-json.js'
 import { GENESIS_HASH, entryHash } from './entry-hash.js'
 
 /** What a caller records; the appender adds id, sequence and hashes. */
-export interface NewAuditEntry {
-  organizationId: string
-  occurredAt: Date
-  event: string
-  actor: AuditActor
-  action: string
-  resourceType: string
-  resourceId: string | null
-  diff: { before?: unknown; after?: unknown } | null
-  details: Record<string, unknown> | null
-  ip: string | null
-  userAgent: string | null
-}
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'seq' | 'prevHash' | 'hash'>
 
 /**
  * Lock the organization's chain head and read it in one round trip: the upsert takes the row

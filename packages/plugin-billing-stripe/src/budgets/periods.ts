@@ -1,4 +1,4 @@
-import { TollgateError } from '@tollgate/core'
+import { isTimeZone, localParts, localToUtc, TollgateError } from '@tollgate/core'
 
 /** A budget period; each starts at local midnight in the organization's timezone (weeks on Monday). */
 export type BudgetPeriod = 'day' | 'week' | 'month'
@@ -12,63 +12,29 @@ export interface PeriodBounds {
   end: Date
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
-    formatters.set(timeZone, f)
-  }
-  return f
-}
-
 /** Throws TOLLGATE_ERR_BILLING_INVALID_TIMEZONE unless `tz` is an IANA timezone this runtime knows. */
 export function assertTimezone(tz: unknown, field = 'timezone'): asserts tz is string {
   if (typeof tz !== 'string' || tz.length === 0) throw new TollgateError('TOLLGATE_ERR_BILLING_INVALID_TIMEZONE', `${field} must be an IANA timezone name such as "Europe/Paris"`, { field })
-  try {
-    formatter(tz)
-  } catch {
-    throw new TollgateError('TOLLGATE_ERR_BILLING_INVALID_TIMEZONE', `${field}: "${tz}" is not an IANA timezone name`, { field })
-  }
-}
-
-/** Wall-clock parts of an instant in a timezone. */
-export function localParts(at: Date, timeZone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
-  const out = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 }
-  for (const p of formatter(timeZone).formatToParts(at)) {
-    if (p.type in out) out[p.type as keyof typeof out] = Number(p.value)
-  }
-  return out
+  if (!isTimeZone(tz)) throw new TollgateError('TOLLGATE_ERR_BILLING_INVALID_TIMEZONE', `${field}: "${tz}" is not an IANA timezone name`, { field })
 }
 
 /** The local calendar date (YYYY-MM-DD) of an instant in a timezone. */
 export function localDate(at: Date, timeZone: string): string {
-  const p = localParts(at, timeZone)
+  const p = localParts(timeZone, at.getTime())
   return `${p.year}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`
 }
 
 /**
- * The instant at which a local date's midnight happens in a timezone. Two passes of the offset
- * correction handle DST changes; where midnight does not exist (a DST jump at 00:00), the first
- * instant of the day is returned.
+ * The instant at which a local date's midnight happens in a timezone; where midnight does not
+ * exist (a DST jump at 00:00), the first instant of the day.
  */
 export function localMidnight(year: number, month: number, day: number, timeZone: string): Date {
-  const wall = Date.UTC(year, month - 1, day)
-  let guess = wall
-  for (let i = 0; i < 3; i++) {
-    const p = localParts(new Date(guess), timeZone)
-    const seen = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second)
-    const diff = seen - wall
-    if (diff === 0) break
-    guess -= diff
-  }
-  return new Date(guess)
+  return new Date(localToUtc(timeZone, year, month, day))
 }
 
 /** The period containing `at`, in the timezone. */
 export function periodBounds(period: BudgetPeriod, at: Date, timeZone: string): PeriodBounds {
-  const p = localParts(at, timeZone)
+  const p = localParts(timeZone, at.getTime())
   let start: { y: number; m: number; d: number }
   let end: { y: number; m: number; d: number }
   if (period === 'day') {

@@ -16,19 +16,7 @@ import {
 } from './ledger-types.js'
 
 /** An entry ready to insert, account already resolved. */
-export interface EntryDraft {
-  accountId: string
-  organizationId: string
-  userId?: string
-  type: LedgerTxType
-  amount: bigint
-  idempotencyKey: string
-  description?: string
-  reference?: { kind: string; id: string }
-  actor?: LedgerActor
-  reversesEntryId?: string
-  metadata?: Record<string, string | number | boolean | null>
-}
+export type EntryDraft = Omit<PostLedgerEntry, 'account'> & { accountId: string; organizationId: string; userId?: string }
 
 /** Called after entries were written (alerts, lease bookkeeping). */
 export type PostedListener = (entries: LedgerEntry[]) => void

@@ -16,6 +16,7 @@ import type { RoutingService } from '../routing/routing-service.js'
 import { credentialFrom } from '../server/credentials.js'
 import { estimateInputTokens, estimateTextTokens } from '../usage/token-estimator.js'
 import type { UsageWriter } from '../usage/usage-writer.js'
+import { type AbortState, Cancellation } from '../util/cancellation.js'
 import type { HookRunner } from './hook-runner.js'
 import type { InflightTracker } from './inflight.js'
 import { type AttemptSuccess, ClientGoneError, runAttempts } from './upstream-attempts.js'
@@ -75,7 +76,7 @@ export class ProxyPipeline {
   /** Handles one proxied request end to end. */
   async handle(protocol: ClientProtocol, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const d = this.#d
-    const abort = new AbortController()
+    const abort = new Cancellation()
     let log: Logger | undefined
     const ctx: RequestContext = {
       id: request.id,
@@ -92,7 +93,10 @@ export class ProxyPipeline {
       client: { ip: request.ip, userAgent: request.headers['user-agent'], appName: headerValue(request.headers['x-tollgate-app']) },
       headers: request.headers,
       state: new PluginState(),
-      signal: abort.signal,
+      // A real AbortSignal only when a plugin reads it (see Cancellation).
+      get signal() {
+        return abort.signal
+      },
     }
     const res = reply.raw
     const onClose = () => {
@@ -108,9 +112,10 @@ export class ProxyPipeline {
       if (d.inflight.draining) throw new TollgateError('TOLLGATE_ERR_SERVER_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance')
       ctx.principal = await this.authenticate(request)
       ctx.request = protocol.decodeRequest(request.body)
-      await d.hooks.run('onAuthenticated', ctx)
+      // Hooks nobody registered cost nothing (no async step): the core-only path stays lean.
+      if (d.hooks.has('onAuthenticated')) await d.hooks.run('onAuthenticated', ctx)
       routed = await this.#route(ctx)
-      await d.hooks.run('beforeUpstream', ctx)
+      if (d.hooks.has('beforeUpstream')) await d.hooks.run('beforeUpstream', ctx)
       const passHeaders: Record<string, string> = {}
       for (const h of PASS_HEADERS[protocol.protocol]) {
         const v = headerValue(request.headers[h])
@@ -118,9 +123,9 @@ export class ProxyPipeline {
       }
       ctx.timings.upstreamStart = performance.now()
       try {
-        attempt = await runAttempts({ ctx, request: ctx.request, candidates: routed.plan.candidates, policy: routed.policy, routing: d.routing, passHeaders, signal: abort.signal, tokens: routed.tokens })
+        attempt = await runAttempts({ ctx, request: ctx.request, candidates: routed.plan.candidates, policy: routed.policy, routing: d.routing, passHeaders, cancellation: abort, tokens: routed.tokens })
       } catch (err) {
-        if (err instanceof ClientGoneError || abort.signal.aborted) throw new AbortedError()
+        if (err instanceof ClientGoneError || abort.aborted) throw new AbortedError()
         if (isTollgateError(err) && err.code.startsWith('TOLLGATE_ERR_UPSTREAM')) ctx.outcome = 'upstream_error'
         throw err
       }
@@ -129,10 +134,12 @@ export class ProxyPipeline {
       ctx.upstreamStatus = result.status
       if (result.kind === 'stream') {
         stream = { started: false, pending: '', flushScheduled: false, encoder: protocol.createStreamEncoder({ request: ctx.request, requestedModel: ctx.request.model, requestId: ctx.id }), output: [] }
-        await this.#stream(ctx, protocol, result, attempt, reply, stream, abort.signal)
+        await this.#stream(ctx, protocol, result, attempt, reply, stream, abort)
       } else {
-        await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: false })
-        const { response, modified } = await d.hooks.response(ctx, result.response)
+        if (d.hooks.has('onUpstreamResponse')) await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: false })
+        let response = result.response
+        let modified = false
+        if (d.hooks.has('onResponse')) ({ response, modified } = await d.hooks.response(ctx, response))
         ctx.response = response
         ctx.usage = response.usage ?? this.#estimate(ctx, response.choices.flatMap((c) => c.message.content.map((p) => (p.type === 'text' ? p.text : p.type === 'tool_call' ? p.arguments : ''))))
         const body = protocol.encodeResponse(response, { raw: result.raw, modified, requestedModel: ctx.request.model })
@@ -142,7 +149,7 @@ export class ProxyPipeline {
         reply.code(200).header('content-type', 'application/json; charset=utf-8').send(body)
       }
     } catch (err) {
-      if (err instanceof AbortedError || (abort.signal.aborted && !isTollgateError(err))) {
+      if (err instanceof AbortedError || (abort.aborted && !isTollgateError(err))) {
         ctx.outcome = 'aborted'
         ctx.status = 499
       } else {
@@ -156,7 +163,7 @@ export class ProxyPipeline {
     } finally {
       res.off('close', onClose)
       attempt?.dispose()
-      if (abort.signal.aborted && ctx.outcome !== 'success') {
+      if (abort.aborted && ctx.outcome !== 'success') {
         ctx.outcome = 'aborted'
         ctx.status = 499
         stream?.upstream?.cancel()
@@ -238,10 +245,10 @@ export class ProxyPipeline {
     }
   }
 
-  async #stream(ctx: RequestContext, protocol: ClientProtocol, result: Extract<UpstreamResult, { kind: 'stream' }>, attempt: AttemptSuccess, reply: FastifyReply, s: StreamState, signal: AbortSignal): Promise<void> {
+  async #stream(ctx: RequestContext, protocol: ClientProtocol, result: Extract<UpstreamResult, { kind: 'stream' }>, attempt: AttemptSuccess, reply: FastifyReply, s: StreamState, signal: AbortState): Promise<void> {
     const d = this.#d
     s.upstream = result
-    await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: true })
+    if (d.hooks.has('onUpstreamResponse')) await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: true })
     const sameProtocol = result.protocol === protocol.protocol
     const hasChunkHooks = d.hooks.has('onResponseChunk')
     d.inflight.streamStarted()
@@ -341,9 +348,11 @@ export class ProxyPipeline {
   async #complete(ctx: RequestContext): Promise<void> {
     const d = this.#d
     try {
-      if (ctx.outcome === 'aborted') await d.hooks.observe('onAbort', ctx)
-      else if (ctx.error) await d.hooks.observe('onError', ctx, ctx.error)
-      await d.hooks.observe('onComplete', ctx)
+      const hooks = d.hooks
+      if (ctx.outcome === 'aborted') {
+        if (hooks.has('onAbort')) await hooks.observe('onAbort', ctx)
+      } else if (ctx.error && hooks.has('onError')) await hooks.observe('onError', ctx, ctx.error)
+      if (hooks.has('onComplete')) await hooks.observe('onComplete', ctx)
     } finally {
       const event = usageEventFrom(ctx)
       if (event) void d.usageWriter.add(event)

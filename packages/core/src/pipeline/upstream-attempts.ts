@@ -15,6 +15,7 @@ import type { LimitClaim } from '../routing/rate-limiter.js'
 import type { Candidate } from '../routing/router.js'
 import type { EffectivePolicy } from '../routing/routing-policy.js'
 import type { RoutingService } from '../routing/routing-service.js'
+import type { Cancellation } from '../util/cancellation.js'
 import { mapUpstreamError } from './upstream-errors.js'
 
 /** No new attempt starts with less than this much of the budget left, ms. */
@@ -41,8 +42,8 @@ export interface AttemptInput {
   policy: EffectivePolicy
   routing: RoutingService
   passHeaders: Record<string, string>
-  /** The client's abort signal. */
-  signal: AbortSignal
+  /** Aborted when the client goes away. */
+  cancellation: Cancellation
   /** Tokens reserved against token-per-minute limits. */
   tokens: number
 }
@@ -57,7 +58,7 @@ export class ClientGoneError extends Error {
 
 /** Runs attempts until one answers; throws the last failure (or why none could start). */
 export async function runAttempts(input: AttemptInput): Promise<AttemptSuccess> {
-  const { ctx, policy, routing, signal } = input
+  const { ctx, policy, routing, cancellation } = input
   const health = routing.health
   const started = performance.now()
   const deadline = started + policy.timeouts.totalMs
@@ -92,7 +93,7 @@ export async function runAttempts(input: AttemptInput): Promise<AttemptSuccess> 
       }
       if (wait > 0) {
         try {
-          await sleep(wait, undefined, { signal })
+          await sleep(wait, undefined, { signal: cancellation.signal })
         } catch {
           throw new ClientGoneError()
         }
@@ -126,7 +127,7 @@ export async function runAttempts(input: AttemptInput): Promise<AttemptSuccess> 
         success.claims = claims
         return success
       } catch (err) {
-        if (signal.aborted) {
+        if (cancellation.aborted) {
           health.release(id)
           throw new ClientGoneError()
         }
@@ -168,11 +169,8 @@ export async function runAttempts(input: AttemptInput): Promise<AttemptSuccess> 
 
 /** One attempt with its own timeout; a stream is read up to its first batch before it counts as answered. */
 async function attemptOnce(input: AttemptInput, c: Candidate, timeoutMs: number): Promise<AttemptSuccess> {
-  const ac = new AbortController()
-  const onAbort = () => ac.abort(input.signal.reason)
-  input.signal.addEventListener('abort', onAbort, { once: true })
-  const dispose = () => input.signal.removeEventListener('abort', onAbort)
-  const timer = setTimeout(() => ac.abort(new DOMException('upstream attempt timed out', 'TimeoutError')), timeoutMs)
+  const { cancellation: attempt, unlink: dispose } = input.cancellation.child()
+  const timer = setTimeout(() => attempt.abort(new DOMException('upstream attempt timed out', 'TimeoutError')), timeoutMs)
   let result: UpstreamResult | undefined
   try {
     result = await c.route.adapter.call({
@@ -181,7 +179,11 @@ async function attemptOnce(input: AttemptInput, c: Candidate, timeoutMs: number)
       upstreamModel: c.route.deployment.upstreamModel,
       apiKey: c.ownKey ?? c.route.provider.apiKey,
       passHeaders: input.passHeaders,
-      signal: ac.signal,
+      // An AbortSignal only for adapters that read it; the HTTP helpers use the Cancellation.
+      get signal() {
+        return attempt.signal
+      },
+      cancellation: attempt,
     })
     if (result.kind !== 'stream') {
       clearTimeout(timer)
@@ -195,7 +197,7 @@ async function attemptOnce(input: AttemptInput, c: Candidate, timeoutMs: number)
     clearTimeout(timer)
     dispose()
     if (result?.kind === 'stream') result.cancel()
-    if (ac.signal.aborted && !input.signal.aborted && !(err instanceof UpstreamError && err.kind === 'timeout')) {
+    if (attempt.aborted && !input.cancellation.aborted && !(err instanceof UpstreamError && err.kind === 'timeout')) {
       throw new UpstreamError('timeout', 'upstream attempt timed out', { cause: err })
     }
     throw err

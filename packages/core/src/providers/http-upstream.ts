@@ -6,6 +6,7 @@
  */
 import { Pool, type Dispatcher } from 'undici'
 import type { CanonicalResponse, ResponseChunk, WireProtocol } from '../canonical/types.js'
+import { type AbortState, Cancellation } from '../util/cancellation.js'
 import type { ProviderConfig, UpstreamCall, UpstreamResult } from './provider.js'
 import { UpstreamError } from './provider.js'
 import { type SseMessage, SseParser } from './sse-parser.js'
@@ -65,16 +66,20 @@ export class HttpUpstream {
    * UpstreamError for other statuses (after reading the vendor's error), connection failures
    * and timeouts. An abort of `signal` cancels the request and closes its connection.
    */
-  async post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+  async post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal | Cancellation): Promise<UpstreamResponse> {
     let response: Dispatcher.ResponseData
     try {
+      // undici takes the Cancellation's EventEmitter view, which does not report an abort that
+      // already happened: check it here.
+      if (signal.aborted) throw signal.reason
       response = await this.#dispatcher.request({
         origin: this.origin,
         path: this.basePath + path,
         method: 'POST',
         headers,
         body,
-        signal,
+        // The view has the EventEmitter methods undici calls (on/once/removeListener), not the whole class.
+        signal: signal instanceof Cancellation ? (signal.undiciSignal as unknown as Dispatcher.RequestOptions['signal']) : signal,
         headersTimeout: this.#headersTimeout,
         bodyTimeout: this.#bodyTimeout,
       })
@@ -109,7 +114,7 @@ export function mergeHeaders(...sources: (Record<string, string> | undefined)[])
 }
 
 /** Reads a whole (small) body as text; throws UpstreamError on a cut or timeout. */
-export async function readBody(body: UpstreamResponse['body'], signal: AbortSignal): Promise<string> {
+export async function readBody(body: UpstreamResponse['body'], signal: AbortState): Promise<string> {
   try {
     return await body.text()
   } catch (err) {
@@ -134,7 +139,7 @@ async function readLimited(body: UpstreamResponse['body'], limit: number): Promi
  * message). A body error (socket cut, idle timeout, abort) becomes an UpstreamError; leaving the
  * loop early destroys the body, which closes the upstream connection.
  */
-export async function* sseMessageBatches(body: UpstreamResponse['body'], signal: AbortSignal): AsyncGenerator<SseMessage[]> {
+export async function* sseMessageBatches(body: UpstreamResponse['body'], signal: AbortState): AsyncGenerator<SseMessage[]> {
   const parser = new SseParser()
   try {
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
@@ -164,7 +169,7 @@ export interface StreamMessageDecoder {
  * body. Chunks decoded before an error still reach the consumer, then the error. A stream that
  * ends before the upstream said it finished is an UpstreamError.
  */
-export function sseStreamResult(response: UpstreamResponse, signal: AbortSignal, protocol: WireProtocol, decoder: StreamMessageDecoder): UpstreamResult {
+export function sseStreamResult(response: UpstreamResponse, signal: AbortState, protocol: WireProtocol, decoder: StreamMessageDecoder): UpstreamResult {
   const body = response.body
   const batches = decodeBatches(response, signal, decoder)
   return {
@@ -180,7 +185,7 @@ export function sseStreamResult(response: UpstreamResponse, signal: AbortSignal,
   }
 }
 
-async function* decodeBatches(response: UpstreamResponse, signal: AbortSignal, decoder: StreamMessageDecoder): AsyncGenerator<ResponseChunk[]> {
+async function* decodeBatches(response: UpstreamResponse, signal: AbortState, decoder: StreamMessageDecoder): AsyncGenerator<ResponseChunk[]> {
   for await (const messages of sseMessageBatches(response.body, signal)) {
     const batch: ResponseChunk[] = []
     for (const message of messages) {
@@ -219,9 +224,11 @@ export interface UpstreamExchange<Answer> {
  * kept for pass-through.
  */
 export async function exchange<Answer>(http: HttpUpstream, call: UpstreamCall, x: UpstreamExchange<Answer>): Promise<UpstreamResult> {
-  const response = await http.post(x.path, x.headers, JSON.stringify(x.body), call.signal)
-  if (call.request.stream) return sseStreamResult(response, call.signal, x.protocol, x.streamDecoder())
-  const text = await readBody(response.body, call.signal)
+  // The attempt's Cancellation when the pipeline gave one (cheaper than its AbortSignal view).
+  const signal = call.cancellation ?? call.signal
+  const response = await http.post(x.path, x.headers, JSON.stringify(x.body), signal)
+  if (call.request.stream) return sseStreamResult(response, signal, x.protocol, x.streamDecoder())
+  const text = await readBody(response.body, signal)
   return { kind: 'json', status: response.status, headers: response.headers, response: x.decodeAnswer(parseJsonAnswer<Answer>(text)), raw: { protocol: x.protocol, body: text } }
 }
 
@@ -282,7 +289,7 @@ function first(value: string | string[] | undefined): string | undefined {
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
 
 /** Maps an undici or socket error to an UpstreamError: timeouts, connection failures, or a broken stream. */
-export function toUpstreamError(err: unknown, signal: AbortSignal, phase: 'request' | 'body'): UpstreamError {
+export function toUpstreamError(err: unknown, signal: AbortState, phase: 'request' | 'body'): UpstreamError {
   if (err instanceof UpstreamError) return err
   const error = err as { code?: string; name?: string; message?: string }
   if (signal.aborted) {

@@ -1,3 +1,4 @@
+import type { Cancellation } from '../util/cancellation.js'
 import type { Dispatcher } from 'undici'
 import type { CanonicalRequest, CanonicalResponse, ResponseChunk, WireProtocol } from '../canonical/types.js'
 import type { RequestContext } from '../context/request-context.js'
@@ -41,6 +42,11 @@ export interface UpstreamCall {
   passHeaders: Record<string, string>
   /** Aborted when the client goes away or the attempt times out. */
   signal: AbortSignal
+  /**
+   * The same abort as `signal`, as the pipeline's cheaper Cancellation (set by the gateway's
+   * attempts; `signal` is then made on first read). Adapters may ignore it.
+   */
+  cancellation?: Cancellation
 }
 
 /** A successful upstream answer: the whole response, or a stream of decoded chunks. */

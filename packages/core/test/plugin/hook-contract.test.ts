@@ -241,6 +241,59 @@ t.test('onComplete runs on client abort mid-stream, with estimated usage, and th
   t.equal(upstream.openSockets, 0, 'the upstream connection was closed')
 })
 
+t.test('a client gone before the upstream answered cancels the upstream call, aborts ctx.signal and runs onAbort', async (t) => {
+  // Two gateways: one whose plugin reads ctx.signal (the AbortSignal is made then), one with no
+  // plugin (the pipeline's own cancellation alone must reach the HTTP client).
+  for (const readsSignal of [true, false]) {
+    let upstreamGotRequest = false
+    const upstream = await startTinyUpstream(() => {
+      upstreamGotRequest = true // never answers
+    })
+    const signals: AbortSignal[] = []
+    const outcomes: string[] = []
+    const plugin = definePlugin({
+      id: 'signal-reader',
+      register(host) {
+        host.hooks.add('beforeUpstream', async (ctx) => {
+          if (readsSignal) signals.push(ctx.signal)
+        })
+        host.hooks.add('onComplete', async (ctx) => {
+          outcomes.push(ctx.outcome ?? 'none')
+        })
+      },
+    })
+    const gw = await createTestGateway({
+      plugins: [plugin()],
+      config: {
+        providers: [{ id: 'silent', kind: 'openai', baseUrl: upstream.url, apiKey: 'sk-test' }],
+        models: [{ name: 'silent-model', provider: 'silent', prices: { input: '1', output: '1' } }],
+      },
+    })
+    const url = await gw.listen({ port: 0 })
+    const controller = new AbortController()
+    const pending = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'silent-model', messages: [{ role: 'user', content: 'hi' }] }),
+      signal: controller.signal,
+    }).catch((err: Error) => err)
+    await waitFor(() => (upstreamGotRequest ? true : undefined))
+    t.equal(upstream.openSockets, 1, 'the upstream call is open')
+    controller.abort()
+    t.equal(((await pending) as Error).name, 'AbortError')
+    await waitFor(() => (upstream.openSockets === 0 ? true : undefined), 3000)
+    t.equal(upstream.openSockets, 0, `the upstream connection was closed (plugin reads ctx.signal: ${readsSignal})`)
+    const outcome = await waitFor(() => outcomes[0])
+    t.equal(outcome, 'aborted')
+    if (readsSignal) {
+      t.equal(signals.length, 1)
+      t.equal(signals[0].aborted, true, 'the AbortSignal a plugin took from ctx.signal aborted')
+    }
+    await gw.close()
+    await upstream.close()
+  }
+})
+
 t.test('unknown hook names, bad plugin ids, missing dependencies and bad plugin config fail at startup naming the plugin', async (t) => {
   const unknownHook = definePlugin({ id: 'bad-hook', register: (host) => host.hooks.add('onWhatever' as never, (async () => {}) as never) })
   await t.rejects(createTestGateway({ plugins: [unknownHook()] }), { code: 'TOLLGATE_ERR_PLUGIN_INVALID', message: /plugin "bad-hook": unknown hook "onWhatever"/ })

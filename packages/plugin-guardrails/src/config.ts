@@ -13,4 +13,10 @@ export interface GuardrailsPluginConfig {
   violationFlushMs?: number
   /** Longest answer text held back in a stream while a match keeps growing (default 32 768). */
   maxStreamHold?: number
+  /**
+   * Prompt texts (of 256 characters or more) whose findings are remembered per compiled policy, so
+   * a system prompt or conversation history resent on every request is not scanned again
+   * (default 4096; 0 scans every text every time). Only a SHA-256 of each text is kept.
+   */
+  scanCacheEntries?: number
 }

@@ -2,6 +2,7 @@ import { CoreServices, definePlugin } from '@tollgate/core'
 import type { GuardrailsPluginConfig } from './config.js'
 import { GUARDRAILS_MIGRATIONS } from './data/migrations.js'
 import { configSchema } from './engine/policy-schema.js'
+import { ScanCache } from './engine/scan-cache.js'
 import { type PolicyInput, validatePolicy } from './engine/validate-policy.js'
 import './errors.js'
 import './events.js'
@@ -38,7 +39,7 @@ export const guardrailsPlugin = definePlugin<GuardrailsPluginConfig>({
       help: 'Guardrail rule matches, by rule, action (block, warn, redact) and direction (input, output).',
       labelNames: ['rule', 'action', 'direction'] as const,
     })
-    const deps = { policies, violations, maxStreamHold: config.maxStreamHold ?? 32_768 }
+    const deps = { policies, violations, maxStreamHold: config.maxStreamHold ?? 32_768, scanCache: new ScanCache(config.scanCacheEntries ?? 4096) }
 
     host.hooks.add('beforeUpstream', createBeforeUpstream(deps))
     host.hooks.add('onResponse', createOnResponse(deps))

@@ -97,5 +97,7 @@ export const configSchema = {
      * match always completes before it is forced out.
      */
     maxStreamHold: { type: 'integer', minimum: 20_000, maximum: 1_048_576, default: 32_768 },
+    /** Prompt texts whose findings are remembered per compiled policy (0: scan every text every time). */
+    scanCacheEntries: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 4096 },
   },
 } as const

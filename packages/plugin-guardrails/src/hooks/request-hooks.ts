@@ -1,9 +1,14 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { type CanonicalMessage, type CanonicalRequest, type CanonicalResponse, type ContentPart, createStateKey, type RequestContext, type ResponseChunk } from '@tollgate/core'
-import { type Direction, type Finding, type RuleSet, redact } from '../engine/rule-set.js'
+import { type Direction, type RuleSet, redact } from '../engine/rule-set.js'
+import type { ScanCache } from '../engine/scan-cache.js'
 import type { PolicyStore } from '../store/policy-store.js'
 import { newViolations, noteFindings, type RequestViolations, type ViolationCounter } from '../store/violation-recorder.js'
 import { StreamGuard } from '../stream/stream-guard.js'
 import { blocked } from '../stream/text-guard.js'
+
+/** Scanning time after which a request's prompt scan lets the event loop run (between messages). */
+const SCAN_SLICE_MS = 2
 
 /** Per-request state of the plugin. */
 export interface GuardrailsRequestState {
@@ -20,6 +25,8 @@ export interface HookDeps {
   policies: PolicyStore
   violations: ViolationCounter
   maxStreamHold: number
+  /** Findings of prompt texts already scanned. */
+  scanCache: ScanCache
 }
 
 function stateOf(ctx: RequestContext, d: HookDeps): GuardrailsRequestState {
@@ -33,12 +40,13 @@ function stateOf(ctx: RequestContext, d: HookDeps): GuardrailsRequestState {
 
 /** Scans one text; returns the redacted text (or the same string) and throws on a block finding. */
 function guardText(text: string, s: GuardrailsRequestState, d: HookDeps, direction: Direction, role?: string): string {
-  const findings = s.rules.scan(text, direction, role)
+  // Prompt texts repeat across requests (conversation history, system prompts): looked up first.
+  const findings = direction === 'input' ? d.scanCache.scanInput(s.rules, text, role) : s.rules.scan(text, direction, role)
   if (findings.length === 0) return text
   noteFindings(s.violations, findings, direction, d.violations)
   const block = findings.find((f) => f.action === 'block')
   if (block) throw blocked(block)
-  return findings.some((f) => f.action === 'redact') ? redact(text, findings as Finding[]) : text
+  return findings.some((f) => f.action === 'redact') ? redact(text, findings) : text
 }
 
 /** Scans content parts (text, tool-call arguments, tool results, recursively); returns new parts when something was redacted. */
@@ -72,14 +80,23 @@ function guardParts(parts: ContentPart[], s: GuardrailsRequestState, d: HookDeps
 export function createBeforeUpstream(d: HookDeps) {
   return async (ctx: RequestContext): Promise<void> => {
     const s = stateOf(ctx, d)
+    const original = ctx.request.messages
     let messages: CanonicalMessage[] | undefined
-    ctx.request.messages.forEach((m, i) => {
+    let since = performance.now()
+    for (let i = 0; i < original.length; i++) {
+      const m = original[i]
       const parts = guardParts(m.content, s, d, 'input', m.role)
       if (parts) {
-        messages ??= [...ctx.request.messages]
+        messages ??= [...original]
         messages[i] = { ...m, content: parts }
       }
-    })
+      // A long conversation scanned in one go would hold the event loop while every other request
+      // waits: between messages, it gets a turn once ~2 ms of scanning have passed.
+      if (i + 1 < original.length && performance.now() - since > SCAN_SLICE_MS) {
+        await nextTurn()
+        since = performance.now()
+      }
+    }
     if (messages) ctx.request = { ...ctx.request, messages } satisfies CanonicalRequest
   }
 }

@@ -73,13 +73,31 @@ export const auditPlugin = definePlugin<AuditPluginConfig>({
     const entries = host.metrics.counter({ name: 'tollgate_audit_entries_total', help: 'Audit trail entries appended' })
     const bodies = host.metrics.counter({ name: 'tollgate_audit_request_bodies_total', help: 'Request bodies captured for organizations that retain verbose data' })
 
+    // Whether an event name is skipped, remembered per name (the filter runs for every event on the
+    // bus, per-request ones included) and forgotten when another plugin adds a mapping.
+    const ignored = new Map<string, boolean>()
+    let mappingCount = -1
+    const skip = (name: string): boolean => {
+      const added = host.services.extensions(AuditExtensions.eventMappings).length
+      if (added !== mappingCount) {
+        ignored.clear()
+        mappingCount = added
+      }
+      let result = ignored.get(name)
+      if (result === undefined) {
+        result = isIgnored(name, mappings(), config.ignoreEvents)
+        if (ignored.size < 10_000) ignored.set(name, result)
+      }
+      return result
+    }
+
     // The trail: every event nobody excluded, in the emitter's transaction.
     host.events.onAny(
       async (name, payload, meta) => {
         await recordInTransaction(host.db, meta, entryFromEvent(name, payload, meta, mappings(), config.maskKeys))
         entries.inc()
       },
-      { transactional: true, filter: (name) => !isIgnored(name, mappings(), config.ignoreEvents) },
+      { transactional: true, filter: (name) => !skip(name) },
     )
 
     // The request log, from core's usage events (exactly once), and verbose bodies where retained.

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { TimeSlice } from '../time-slice.js'
 
 /** Export formats: CSV (RFC 4180, header row), a JSON array, or JSON Lines. */
 export type ExportFormat = 'csv' | 'json' | 'ndjson'
@@ -34,23 +35,38 @@ function csvLine(fields: string[]): string {
 async function* jsonChunks<T>(batches: AsyncIterable<T[]>, toJson: (r: T) => unknown, lines: boolean): AsyncGenerator<string> {
   let first = true
   if (!lines) yield '['
+  const slice = new TimeSlice()
   for await (const batch of batches) {
     if (batch.length === 0) continue
     let buf = ''
     for (const r of batch) {
       buf += lines ? `${JSON.stringify(toJson(r))}\n` : `${first ? '\n' : ',\n'}${JSON.stringify(toJson(r))}`
       first = false
+      if (slice.due()) {
+        // A batch takes tens of milliseconds to format: hand over what is ready and let the event loop run.
+        yield buf
+        buf = ''
+        await slice.pause()
+      }
     }
-    yield buf
+    if (buf.length > 0) yield buf
   }
   if (!lines) yield first ? ']\n' : '\n]\n'
 }
 
 async function* csvChunks<T>(batches: AsyncIterable<T[]>, columns: readonly ExportColumn<T>[]): AsyncGenerator<string> {
   yield csvLine(columns.map((c) => cell(c.header)))
+  const slice = new TimeSlice()
   for await (const batch of batches) {
     let buf = ''
-    for (const r of batch) buf += csvLine(columns.map((c) => cell(c.value(r))))
+    for (const r of batch) {
+      buf += csvLine(columns.map((c) => cell(c.value(r))))
+      if (slice.due()) {
+        yield buf
+        buf = ''
+        await slice.pause()
+      }
+    }
     if (buf.length > 0) yield buf
   }
 }

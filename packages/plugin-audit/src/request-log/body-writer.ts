@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Database, EventBus } from '@tollgate/core'
 import type { Logger } from 'pino'
+import { TimeSlice } from '../time-slice.js'
 import type { CapturedBody } from './body-capture.js'
 
 const INSERT_SQL = `insert into audit_request_body (request_id, organization_id, request, response, error, stored_tokens)
@@ -9,12 +10,18 @@ const INSERT_SQL = `insert into audit_request_body (request_id, organization_id,
   on conflict (request_id) do nothing
   returning organization_id, stored_tokens, octet_length(coalesce(request::text, '') || coalesce(response::text, '')) as bytes`
 
-/** A JSON value, or a marker when it is larger than the configured cap. */
-function capped(value: unknown, maxBytes: number): unknown {
-  if (value === null || value === undefined) return null
-  const text = JSON.stringify(value)
-  if (Buffer.byteLength(text) <= maxBytes) return value
-  return { truncated: true, bytes: Buffer.byteLength(text), head: text.slice(0, Math.floor(maxBytes / 4)) }
+/**
+ * The JSON text of a value, or of a marker when it is larger than the configured cap. Text, not
+ * the value: the batch's JSON is assembled from these, so each body is serialised once.
+ */
+function cappedJson(value: unknown, maxBytes: number): string {
+  if (value === null || value === undefined) return 'null'
+  const text = JSON.stringify(value) ?? 'null'
+  // A UTF-8 byte is at least a UTF-16 unit and at most three: only the middle range needs counting.
+  if (text.length * 3 <= maxBytes) return text
+  const bytes = text.length > maxBytes ? text.length : Buffer.byteLength(text)
+  if (bytes <= maxBytes) return text
+  return JSON.stringify({ truncated: true, bytes: Buffer.byteLength(text), head: text.slice(0, Math.floor(maxBytes / 4)) })
 }
 
 /**
@@ -71,18 +78,20 @@ export class BodyWriter {
   }
 
   async #write(batch: CapturedBody[]): Promise<void> {
-    const rows = batch.map((b) => ({
-      request_id: b.requestId,
-      organization_id: b.organizationId,
-      request: capped(b.request, this.#maxBytes),
-      response: capped(b.response, this.#maxBytes),
-      error: b.error ?? null,
-      stored_tokens: b.storedTokens,
-    }))
+    // Serialising up to a batch of bodies is the slow part: done in slices that yield to the event loop.
+    const slice = new TimeSlice(2, 1)
+    const rows: string[] = []
+    for (const b of batch) {
+      rows.push(
+        `{"request_id":${JSON.stringify(b.requestId)},"organization_id":${JSON.stringify(b.organizationId)},"request":${cappedJson(b.request, this.#maxBytes)},"response":${cappedJson(b.response, this.#maxBytes)},"error":${JSON.stringify(b.error ?? null)},"stored_tokens":${JSON.stringify(b.storedTokens)}}`,
+      )
+      if (slice.due()) await slice.pause()
+    }
+    const rowsJson = `[${rows.join(',')}]`
     // One id per write: the idempotency key under which billing meters these stored tokens.
     const batchId = randomUUID()
     await this.#db.orm.em.fork().transactional(async (em) => {
-      const written = await em.execute<{ organization_id: string; stored_tokens: number; bytes: number }[]>(INSERT_SQL, [JSON.stringify(rows)], 'all')
+      const written = await em.execute<{ organization_id: string; stored_tokens: number; bytes: number }[]>(INSERT_SQL, [rowsJson], 'all')
       const byOrg = new Map<string, { tokens: number; requests: number; bytes: number }>()
       for (const w of written) {
         const t = byOrg.get(w.organization_id) ?? { tokens: 0, requests: 0, bytes: 0 }

@@ -4,6 +4,7 @@ import type { TxEntityManager } from '@tollgate/core'
 import { type AuditEntry, type AuditEntryRow, ENTRY_COLUMNS, entryFromRow } from './audit-entry.js'
 import { ChainChecker, type VerifyReport } from './chain-checker.js'
 import { type Checkpoint, checkpointSignatureValid, signCheckpoint } from './checkpoint-signer.js'
+import { TimeSlice } from '../time-slice.js'
 
 /** An EntityManager to read with (a fork, or a transaction's). */
 export type Em = TxEntityManager
@@ -90,7 +91,7 @@ export interface VerifyOptions {
   checkpoints?: readonly Checkpoint[]
   /** Hashes by sequence number of a trusted exported copy. */
   reference?: ReadonlyMap<number, string>
-  /** Entries read per query (default 5000). */
+  /** Entries read per query (default 1000: a batch's rows are decoded in one stretch of the event loop, ~5 ms per 1000). */
   batchSize?: number
 }
 
@@ -106,13 +107,24 @@ export async function verifyChain(em: Em, organizationId: string, options: Verif
   for (const c of stored) {
     if (!valid.includes(c)) checker.fail({ seq: c.seq, entryId: null, reason: 'checkpoint_signature_invalid', message: `the stored checkpoint at entry ${c.seq} has an invalid signature or an unknown key ${c.keyId}` })
   }
-  const batch = options.batchSize ?? 5000
+  const batch = options.batchSize ?? 1000
+  // Hashing a batch takes tens of milliseconds: the walk yields every ~2 ms so a verification
+  // running beside live traffic never holds the event loop for long.
+  const slice = new TimeSlice()
   let after = 0
   for (;;) {
-    const entries = await readChain(em, organizationId, after, batch)
-    const stopped = entries.some((e) => !checker.push(e))
-    if (stopped || entries.length < batch) break
-    after = entries[entries.length - 1].seq
+    const rows = await em.execute<AuditEntryRow[]>(`select ${ENTRY_COLUMNS} from audit_entry where organization_id = ? and seq > ? order by seq limit ?`, [organizationId, after, batch], 'all')
+    let stopped = false
+    for (const row of rows) {
+      const entry = entryFromRow(row)
+      if (!checker.push(entry)) {
+        stopped = true
+        break
+      }
+      after = entry.seq
+      if (slice.due()) await slice.pause()
+    }
+    if (stopped || rows.length < batch) break
   }
   return checker.finish(await chainHead(em, organizationId))
 }

@@ -65,6 +65,20 @@ function toEvent(r: Row): StoredUsageEvent {
   }
 }
 
+/** Where a consumer's cursor stands in the usage log: the last event read, by (transaction id, id). */
+export interface UsageCursor {
+  /** The inserting transaction's id (xid8, as decimal text). */
+  txId: bigint
+  /** The event id. */
+  lastId: bigint
+}
+
+/** Orders two cursors as the log does: negative when `a` is behind `b`, 0 when equal, positive when ahead. */
+export function compareUsageCursors(a: UsageCursor, b: UsageCursor): number {
+  if (a.txId !== b.txId) return a.txId < b.txId ? -1 : 1
+  return a.lastId === b.lastId ? 0 : a.lastId < b.lastId ? -1 : 1
+}
+
 /**
  * Reads usage events exactly once per named consumer. Each call takes the consumer's cursor row
  * FOR UPDATE, reads the next batch, runs the handler, and advances the cursor, all in one
@@ -120,5 +134,21 @@ export class UsageEventReader {
       await em.execute('update core_event_cursor set tx_id = ?::xid8, last_id = ?, updated_at = now() where consumer = ?', [last.tx, last.id, consumer], 'run')
       return rows.length
     })
+  }
+
+  /** A consumer's cursor (undefined when it has none). Pass `em` to read inside a transaction you hold. */
+  async cursor(consumer: string, options: { em?: TxEntityManager } = {}): Promise<UsageCursor | undefined> {
+    const em = options.em ?? this.#db.orm.em.fork()
+    const [row] = await em.execute<{ tx: string; last_id: string }[]>('select tx_id::text as tx, last_id::text as last_id from core_event_cursor where consumer = ?', [consumer], 'all')
+    return row ? { txId: BigInt(row.tx), lastId: BigInt(row.last_id) } : undefined
+  }
+
+  /**
+   * Removes a consumer's cursor, for a consumer that was retired or merged into another one (a
+   * later `consume` under that name starts again from the beginning of the log).
+   */
+  async dropCursor(consumer: string, options: { em?: TxEntityManager } = {}): Promise<void> {
+    const em = options.em ?? this.#db.orm.em.fork()
+    await em.execute('delete from core_event_cursor where consumer = ?', [consumer], 'run')
   }
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import pino from 'pino'
-import { CORE_ENTITIES, CORE_MIGRATIONS, EventBus, UsageEventReader, UsageWriter, migrateDatabase, openDatabase, type UsageEvent } from '@tollgate/core'
+import { CORE_ENTITIES, CORE_MIGRATIONS, EventBus, UsageEventReader, compareUsageCursors, UsageWriter, migrateDatabase, openDatabase, type UsageEvent } from '@tollgate/core'
 import { createTestDatabase } from '@tollgate/core/testing'
 
 const log = pino({ level: 'silent' })
@@ -85,6 +85,20 @@ t.test('usage events: batched writes, exactly-once consumption', async (t) => {
   t.equal(sink.n, 1000)
   t.equal(sink.cost, (500500n * 1_000_000_000_000n).toString(), 'derived totals equal the raw events exactly')
   t.equal(await reader.consume("test-sink", 64, async () => void t.fail("nothing left to read")), 0)
+
+  // Cursors can be read, compared and dropped (a consumer merged into another retires its own).
+  t.equal(await reader.cursor('never-ran'), undefined, 'no cursor before a first consume')
+  let partial = 0
+  for (let i = 0; i < 200 && partial < 10; i++) partial += await reader.consume('test-partial', 10 - partial, async () => {})
+  const done = await reader.cursor('test-sink')
+  const behind = await reader.cursor('test-partial')
+  t.ok(done && behind, 'both consumers have cursors')
+  t.ok(compareUsageCursors(behind!, done!) < 0, 'the consumer that read 10 events is behind the one that read them all')
+  t.ok(compareUsageCursors(done!, behind!) > 0)
+  t.equal(compareUsageCursors(done!, { ...done! }), 0)
+  await reader.dropCursor('test-partial')
+  t.equal(await reader.cursor('test-partial'), undefined, 'dropped')
+  t.ok(await reader.cursor('test-sink'), 'other cursors untouched')
 })
 
 t.test('usage events: an event committed late with a lower id is not skipped (PostgreSQL)', { skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL (concurrent transactions)' }, async (t) => {

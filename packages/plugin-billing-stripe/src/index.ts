@@ -21,6 +21,7 @@ export {
   type PostResult,
   type LedgerVerification,
   type BillingLedger,
+  type RequestSettlement,
 } from './ledger/ledger-types.js'
 export { billingLedgerRef, billingAccountsRef, billingBudgetsRef, billingMetersRef, billingControlRef, type BillingControl } from './ledger/ledger-service.js'
 export type { AccountDirectory } from './ledger/account-directory.js'

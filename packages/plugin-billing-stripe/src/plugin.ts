@@ -99,26 +99,10 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
       alerts.close()
     })
 
-    const usageWorker = usageSettlementWorker({
-      usage: host.usage,
-      ledger,
-      accounts: ledger.accounts,
-      settings,
-      budgets,
-      intervalMs: config.settlement.workerIntervalMs,
-      batchSize: 500,
-      leaseGraceMs: Math.min(1000, Math.floor(config.leases.ttlMs / 4)),
-      log: host.log,
-      onWritten: ({ entries, counters }) => {
-        ledger.notify(entries)
-        alerts.check([], counters)
-      },
-    })
     const meterWorker = meterSettlementWorker(meters, config.settlement.workerIntervalMs, (r) => {
       ledger.notify(r.entries)
       alerts.check([], r.counters)
     })
-    host.workers.add(usageWorker)
     host.workers.add(meterWorker)
 
     // Stored tokens of organizations whose retention keeps bodies (the audit plugin reports them in
@@ -136,6 +120,25 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
     registerBudgetRoutes(host, { budgets, settings, leases })
     registerMeterRoutes(host, { meters })
 
-    await registerCommerce(host, config, { ledger })
+    const commerce = await registerCommerce(host, config, { ledger })
+    // Settlement's read of the usage events also feeds the payments side's monthly rollup.
+    const usageWorker = usageSettlementWorker({
+      usage: host.usage,
+      ledger,
+      accounts: ledger.accounts,
+      settings,
+      budgets,
+      intervalMs: Math.min(config.settlement.workerIntervalMs, commerce.rollupEveryMs),
+      // One read feeds settlement and the rollup: large batches keep the per-read overhead small.
+      batchSize: 2000,
+      fold: commerce.usageFold,
+      leaseGraceMs: Math.min(1000, Math.floor(config.leases.ttlMs / 4)),
+      log: host.log,
+      onWritten: ({ entries, counters }) => {
+        ledger.notify(entries)
+        alerts.check([], counters)
+      },
+    })
+    host.workers.add(usageWorker)
   },
 })

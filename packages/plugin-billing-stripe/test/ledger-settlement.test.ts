@@ -20,10 +20,16 @@ t.test('settlement is exactly once: the serving instance and the usage-event wor
   await settleAll(gw)
   await gw.services.get(billingControlRef).settleUsageEvents()
   const perRequest = 100n * 1_000_000n + 50n * 2_000_000n // 100 input at $1/M + 50 output at $2/M, in picodollars
+  const ids = served.map((r) => r.headers['x-request-id'] as string)
+  const settled = await Promise.all(ids.map((id) => ledger.settledRequest(id)))
+  t.ok(settled.every((s) => s?.cost === perRequest), 'every request settled once, at the request price')
   const { entries } = await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })
-  t.equal(entries.length, 20, 'one debit per request')
-  t.ok(entries.every((e) => e.amount === -perRequest), 'each at the request price')
-  t.same(new Set(entries.map((e) => e.idempotencyKey)).size, 20)
+  t.ok(entries.length >= 1 && entries.length <= 20, `batch debits, not one per request (${entries.length})`)
+  t.equal(entries.reduce((s, e) => s - e.amount, 0n), perRequest * 20n, 'the debits add up to the 20 requests, each once')
+  const byEntry = new Set(settled.map((s) => s?.entryId))
+  t.same(new Set(entries.map((e) => e.id)), byEntry, 'every debit is the batch debit of settled requests')
+  t.equal(entries.reduce((s, e) => s + Number(e.metadata?.requests), 0), 20, 'the debits count the requests they charge')
+  t.ok(entries.every((e) => e.reference?.kind === 'settlement'), 'a batch debit references its settlement batch')
 
   // A request whose instance died after logging its usage event but before writing its debit:
   // only the usage event exists. The worker settles it, into the ledger and the budget counter.
@@ -50,18 +56,19 @@ t.test('settlement is exactly once: the serving instance and the usage-event wor
   await gw.usageWriter.flush()
   // Core's reader only reads events older than every running transaction on the server (other
   // databases' included), so on a busy shared PostgreSQL the event can take a moment to appear.
-  let orphanDebits: Awaited<ReturnType<typeof ledger.history>>['entries'] = []
-  for (let i = 0; i < 150 && orphanDebits.length === 0; i++) {
+  let settledOrphan = await ledger.settledRequest(orphan)
+  for (let i = 0; i < 150 && !settledOrphan; i++) {
     await gw.services.get(billingControlRef).settleUsageEvents()
-    const after = await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })
-    orphanDebits = after.entries.filter((e) => e.reference?.id === orphan)
-    if (orphanDebits.length === 0) await new Promise((r) => setTimeout(r, 200))
+    settledOrphan = await ledger.settledRequest(orphan)
+    if (!settledOrphan) await new Promise((r) => setTimeout(r, 200))
   }
   await gw.services.get(billingControlRef).settleUsageEvents()
-  orphanDebits = (await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })).entries.filter((e) => e.reference?.id === orphan)
-  t.equal(orphanDebits.length, 1, 'the worker debited the orphaned request once')
-  t.equal(orphanDebits[0].amount, -(1000n * 1_000_000n))
-  t.equal(orphanDebits[0].metadata?.savings, (500n * 1_000_000n).toString())
+  t.equal(settledOrphan?.cost, 1000n * 1_000_000n, 'the worker settled the orphaned request')
+  t.equal(settledOrphan?.savings, 500n * 1_000_000n)
+  const after = await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 100 })
+  const orphanDebit = after.entries.find((e) => e.id === settledOrphan?.entryId)
+  t.equal(orphanDebit?.amount, -(1000n * 1_000_000n), 'in a debit of its own batch, once')
+  t.equal(after.entries.reduce((s, e) => s - e.amount, 0n), perRequest * 20n + 1000n * 1_000_000n, 'nothing was debited twice')
   const listed = await api(gw.url, gw.apiKey, 'GET', `/billing/organizations/${gw.organizationId}/budgets`)
   t.equal(listed.json.budgets[0].id, budget.json.id)
   t.equal(listed.json.budgets[0].currentPeriod.spent[0].spentUsd, formatUsd(perRequest * 20n + 1000n * 1_000_000n), 'the budget counter includes both paths, each once')

@@ -5,7 +5,7 @@ import type { AccountDirectory } from '../ledger/account-directory.js'
 import type { LedgerAccountRef } from '../ledger/ledger-types.js'
 import type { SettlementWriter } from '../ledger/settlement-writer.js'
 import { maxCostOf } from '../pricing/max-cost.js'
-import { chargeFromContext, chargeMetadata, type RequestCharge, usageDebitKey } from '../pricing/request-charge.js'
+import { chargeFromContext } from '../pricing/request-charge.js'
 import { type AppliedBudget, type BudgetStore, applicableBudgets, type Budget, describeBudget } from './budget-store.js'
 import { accountPoolKey, budgetPoolKey, LeaseUnavailableError, type LeaseManager, type Pool } from './lease-pools.js'
 import type { OrgBillingSettings, OrgSettingsStore } from './org-settings.js'
@@ -146,7 +146,7 @@ export class RequestBudgets {
       counters = this.counters(t)
     }
     this.#writer.add({
-      posting: { draft: usageDraft(charge, account), cost, counters },
+      posting: { charge, account, counters },
       leases: r ? r.pools.map((pool, i) => ({ pool, epoch: r.epochs[i] })) : [],
     })
   }
@@ -173,21 +173,5 @@ export class RequestBudgets {
       `Rejected by ${describeBudget(budget)} of $${formatUsd(budget.limit)}: this ${model.name} request may cost up to $${formatUsd(amount)} (${maxTokens}) and $${formatUsd(left)} of the budget is left until it resets at ${spec.periodEnd.toISOString()} (${t.settings.timezone}).`,
       { retryAfter, headers: { 'retry-after': String(retryAfter), 'x-tollgate-budget': `${budget.scope}:${budget.id}` } },
     )
-  }
-}
-
-/** The usage_debit draft of a request's charge. */
-export function usageDraft(charge: RequestCharge, account: { ref: LedgerAccountRef; id: string }) {
-  return {
-    accountId: account.id,
-    organizationId: account.ref.organizationId,
-    ...(account.ref.userId ? { userId: account.ref.userId } : {}),
-    type: 'usage_debit' as const,
-    amount: -charge.cost,
-    idempotencyKey: usageDebitKey(charge.requestId),
-    description: charge.model ? `${charge.model} request` : 'request',
-    reference: { kind: 'request', id: charge.requestId },
-    ...(charge.apiKeyId ? { actor: { type: 'api_key' as const, id: charge.apiKeyId } } : {}),
-    metadata: chargeMetadata(charge),
   }
 }

@@ -22,7 +22,8 @@ import { reportRoutes } from './routes/report-routes.js'
 import { webhookRoutes } from './routes/webhook-routes.js'
 import { createStripeClient } from './stripe-client.js'
 import { runSubscriptionMaintenance } from './subscriptions.js'
-import { ROLLUP_BATCH, runUsageRollup } from './usage-rollup.js'
+import { addToRollup, foldUsage, ROLLUP_CONSUMER } from './usage-rollup.js'
+import type { UsageFold } from '../ledger/usage-settlement-worker.js'
 
 /**
  * The payments side of the billing plugin: Stripe (checkout, webhooks, auto-topup, refunds,
@@ -47,10 +48,11 @@ export const commerceMigrations = COMMERCE_MIGRATIONS
  *   upstream call; the hook before it is whatever the plugin registered earlier, the one after is
  *   the next plugin's) and an `onComplete` hook counting the request toward them;
  * - transactional subscribers on member.invited / member.joined enforcing plan seats;
- * - workers: the usage rollup, the auto-topup sweep, monthly invoices, developer-plan credits;
+ * - workers: the auto-topup sweep, monthly invoices, developer-plan credits (the usage rollup is
+ *   returned as a fold for the ledger side's usage-event worker, which reads the events once for both);
  * - the `billing.commerce` service (auto-topup checks after debits, plan-limit checks).
  */
-export function registerCommerce(host: PluginHost, config: Record<string, unknown>, deps: CommerceDeps): CommerceService {
+export function registerCommerce(host: PluginHost, config: Record<string, unknown>, deps: CommerceDeps): { service: CommerceService; usageFold: UsageFold; rollupEveryMs: number } {
   const resolved = resolveCommerceConfig(config)
   const ctx: CommerceContext = {
     host,
@@ -117,13 +119,10 @@ export function registerCommerce(host: PluginHost, config: Record<string, unknow
     await Promise.allSettled([...pending.values()].map((p) => p.run))
   })
 
-  // The rollup and the plan-credit grants write through the worker's own transaction (PGlite has
-  // one connection: a second transaction opened inside a worker run would wait on it forever).
-  host.workers.add({
-    name: 'billing.commerce-usage-rollup',
-    intervalMs: resolved.rollupEveryMs,
-    run: async ({ em }) => (await runUsageRollup(ctx, em as Em)) >= ROLLUP_BATCH,
-  })
+  // The usage rollup has no worker of its own: the ledger side's usage-settlement worker feeds it
+  // from the same read of the usage events (see `usageFold`), every `rollupEveryMs` at the latest.
+  // The plan-credit grants write through the worker's own transaction (PGlite has one
+  // connection: a second transaction opened inside a worker run would wait on it forever).
   host.workers.add({ name: 'billing.subscription-maintenance', intervalMs: 3_600_000, run: async ({ em }) => void (await runSubscriptionMaintenance(ctx, em as Em)) })
   // These call Stripe and open transactions of their own, so the worker only starts them; they are
   // safe to overlap across instances (a conditional UPDATE disarms auto-topup, invoices are unique
@@ -155,7 +154,9 @@ export function registerCommerce(host: PluginHost, config: Record<string, unknow
   for (const m of COMMERCE_AUDIT_MAPPINGS) host.services.extend(auditEventMappings, m)
   // The ledger side's routes (balance, budgets, alerts) admit billing contacts through this.
   host.services.provide(billingContactsRef, { isBillingContact: (organizationId, userId) => isBillingContact(ctx, organizationId, userId) })
-  return service
+  // The monthly usage rollup, folded in the usage-settlement worker's read of the events (its own cursor keeps it exactly once).
+  const usageFold: UsageFold = { consumer: ROLLUP_CONSUMER, fold: (events, tx) => addToRollup(tx as Em, foldUsage(events)) }
+  return { service, usageFold, rollupEveryMs: resolved.rollupEveryMs }
 }
 
 /** A background job that runs outside the caller's transaction, one run at a time per instance. */

@@ -1,8 +1,12 @@
-import type { StoredUsageEvent } from '@tollgate/core'
-import type { CommerceContext } from './commerce-context.js'
-import { type Em, rows } from './commerce-db.js'
+import type { StoredUsageEvent, TxEntityManager } from '@tollgate/core'
+import { sql } from '../ledger/sql-exec.js'
+import type { Em } from './commerce-db.js'
 
-/** The usage consumer's name in core_event_cursor. */
+/**
+ * The usage consumer's name in core_event_cursor. The rollup is folded by the ledger side's
+ * usage-settlement worker, in the same read and transaction as settlement (one read of each event
+ * for both); this cursor, committed with the rollup rows, keeps it exactly once.
+ */
 export const ROLLUP_CONSUMER = 'billing.commerce-rollup'
 
 interface Acc {
@@ -44,35 +48,38 @@ export function foldUsage(events: readonly StoredUsageEvent[]): Acc[] {
   return [...byKey.values()]
 }
 
-/** Adds folded sums to billing_usage_rollup in the consumer's transaction. */
-export async function addToRollup(em: Em, sums: readonly Acc[]): Promise<void> {
-  for (const a of sums) {
-    await rows(
-      em,
-      `insert into billing_usage_rollup (organization_id, month, project_id, user_id, model, requests, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, cost, market_cost)
-       values (?, ?::date, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (organization_id, month, project_id, user_id, model) do update set
-         requests = billing_usage_rollup.requests + excluded.requests,
-         input_tokens = billing_usage_rollup.input_tokens + excluded.input_tokens,
-         output_tokens = billing_usage_rollup.output_tokens + excluded.output_tokens,
-         cached_read_tokens = billing_usage_rollup.cached_read_tokens + excluded.cached_read_tokens,
-         cache_write_tokens = billing_usage_rollup.cache_write_tokens + excluded.cache_write_tokens,
-         cost = billing_usage_rollup.cost + excluded.cost,
-         market_cost = billing_usage_rollup.market_cost + excluded.market_cost
-       returning requests`,
-      [a.organizationId, a.month, a.projectId, a.userId, a.model, a.requests, a.input, a.output, a.cachedRead, a.cacheWrite, a.cost.toString(), a.marketCost.toString()],
-    )
-  }
-}
-
 /**
- * Consumes core usage events exactly once (core's cursor commits with the rollup rows) into the
- * monthly rollup that plan limits, usage summaries, cost breakdowns and invoices read. Returns
- * how many events were folded.
+ * Adds folded sums to billing_usage_rollup in the consumer's transaction: one upsert for the whole
+ * batch (the rows as unnest() arrays of bound parameters; every key appears once, as folded).
  */
-export async function runUsageRollup(ctx: CommerceContext, em?: Em, batch = ROLLUP_BATCH): Promise<number> {
-  return ctx.host.usage.consume(ROLLUP_CONSUMER, batch, async (events, tx) => addToRollup(tx as Em, foldUsage(events)), em ? { em: em as never } : {})
+export async function addToRollup(em: Em, sums: readonly Acc[]): Promise<void> {
+  if (sums.length === 0) return
+  await sql(
+    em as unknown as TxEntityManager,
+    `insert into billing_usage_rollup (organization_id, month, project_id, user_id, model, requests, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, cost, market_cost)
+     select * from unnest($1::uuid[], $2::date[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+     order by 1, 2, 3, 4, 5
+     on conflict (organization_id, month, project_id, user_id, model) do update set
+       requests = billing_usage_rollup.requests + excluded.requests,
+       input_tokens = billing_usage_rollup.input_tokens + excluded.input_tokens,
+       output_tokens = billing_usage_rollup.output_tokens + excluded.output_tokens,
+       cached_read_tokens = billing_usage_rollup.cached_read_tokens + excluded.cached_read_tokens,
+       cache_write_tokens = billing_usage_rollup.cache_write_tokens + excluded.cache_write_tokens,
+       cost = billing_usage_rollup.cost + excluded.cost,
+       market_cost = billing_usage_rollup.market_cost + excluded.market_cost`,
+    [
+      sums.map((a) => a.organizationId),
+      sums.map((a) => a.month),
+      sums.map((a) => a.projectId),
+      sums.map((a) => a.userId),
+      sums.map((a) => a.model),
+      sums.map((a) => a.requests),
+      sums.map((a) => a.input),
+      sums.map((a) => a.output),
+      sums.map((a) => a.cachedRead),
+      sums.map((a) => a.cacheWrite),
+      sums.map((a) => a.cost.toString()),
+      sums.map((a) => a.marketCost.toString()),
+    ],
+  )
 }
-
-/** Events folded per rollup run. */
-export const ROLLUP_BATCH = 2000

@@ -43,12 +43,22 @@ export async function postCharges(ledger: SqlLedger, em: TxEntityManager, postin
   )
   const written = new Set(entries.map((e) => `${e.accountId}|${e.idempotencyKey}`))
   const fresh = new Set(sorted.filter((p) => written.has(`${p.draft.accountId}|${p.draft.idempotencyKey}`)))
+  const counters = await addToCounters(em, fresh, (p) => p.cost)
+  return { entries, counters, fresh }
+}
+
+/**
+ * Adds the spend of freshly written postings to their budget counters (one upsert, counters in
+ * key order) and returns each counter's spend after it.
+ */
+export async function addToCounters<P extends { counters: CounterTarget[] }>(em: TxEntityManager, postings: Iterable<P>, costOf: (p: P) => bigint): Promise<CounterUpdate[]> {
   const byKey = new Map<string, { target: CounterTarget; added: bigint }>()
-  for (const p of fresh) {
+  for (const p of postings) {
+    const cost = costOf(p)
     for (const c of p.counters) {
       const hit = byKey.get(c.key)
-      if (hit) hit.added += p.cost
-      else byKey.set(c.key, { target: c, added: p.cost })
+      if (hit) hit.added += cost
+      else byKey.set(c.key, { target: c, added: cost })
     }
   }
   const counters: CounterUpdate[] = []
@@ -70,5 +80,5 @@ export async function postCharges(ledger: SqlLedger, em: TxEntityManager, postin
       if (hit) counters.push({ target: hit.target, spentAfter: big(u.spent), added: hit.added })
     }
   }
-  return { entries, counters, fresh }
+  return counters
 }

@@ -103,4 +103,32 @@ export interface BillingLedger {
   ): Promise<{ entries: LedgerEntry[]; nextCursor?: string }>
   /** Checks balance == sum(entries) for one account or all. */
   verify(account?: LedgerAccountRef): Promise<LedgerVerification>
+  /** How a proxied request was settled (its cost and the batch debit that charged it), or undefined while it is not. */
+  settledRequest(requestId: string): Promise<RequestSettlement | undefined>
+}
+
+/**
+ * One settled request. Request charges reach the ledger as one usage_debit per account per
+ * settlement batch (`entryId`, reference kind `settlement`); this is the per-request detail.
+ */
+export interface RequestSettlement {
+  requestId: string
+  /** The usage_debit entry that includes this request's cost. */
+  entryId: string
+  accountId: string
+  /** Picodollars charged (at your price). */
+  cost: bigint
+  /** Picodollars at the market rate. */
+  marketCost: bigint
+  /** marketCost − cost, never negative. */
+  savings: bigint
+  model?: string
+  inputTokens: number
+  outputTokens: number
+  cachedReadTokens: number
+  cacheWriteTokens: number
+  streaming: boolean
+  /** Usage estimated from what was sent (a cut stream), not reported by the provider. */
+  estimated: boolean
+  settledAt: Date
 }

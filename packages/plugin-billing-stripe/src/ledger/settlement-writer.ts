@@ -1,14 +1,15 @@
 import type { Database } from '@tollgate/core'
 import type { Logger } from 'pino'
 import type { LeaseManager, Pool } from '../budgets/lease-pools.js'
-import { type ChargePosting, type CounterUpdate, postCharges } from './charge-posting.js'
+import type { CounterUpdate } from './charge-posting.js'
 import type { LedgerEntry } from './ledger-types.js'
+import { postRequestCharges, type RequestPosting } from './request-settlement.js'
 import { sql } from './sql-exec.js'
 import type { SqlLedger } from './sql-ledger.js'
 
 /** A settled request waiting to be written: its posting and the leases its cost came out of. */
 export interface PendingSettlement {
-  posting: ChargePosting
+  posting: RequestPosting
   leases: { pool: Pool; epoch: number }[]
 }
 
@@ -17,10 +18,10 @@ export type SettlementObserver = (written: { entries: LedgerEntry[]; counters: C
 
 /**
  * Writes settled request costs to the ledger off the request path, in batches: every
- * `flushIntervalMs` or `batchSize` items, one transaction inserts the usage debits, adds the new
- * spend to the budget counters and takes the same amounts out of this instance's lease rows.
- * A failed flush keeps its batch and retries; the usage debit's key (the request id) makes a
- * retried or concurrently settled charge write once.
+ * `flushIntervalMs` or `batchSize` items, one transaction records the requests (one detail row
+ * each), posts one usage debit per account, adds the new spend to the budget counters and takes
+ * the same amounts out of this instance's lease rows. A failed flush keeps its batch and retries;
+ * the detail row's key (the request id) makes a retried or concurrently settled charge write once.
  */
 export class SettlementWriter {
   readonly #db: Database
@@ -78,7 +79,7 @@ export class SettlementWriter {
     const started = performance.now()
     try {
       const result = await this.#db.orm.em.fork().transactional(async (em) => {
-        const posted = await postCharges(
+        const posted = await postRequestCharges(
           this.#ledger,
           em,
           batch.map((b) => b.posting),
@@ -87,7 +88,7 @@ export class SettlementWriter {
         for (const item of batch) {
           for (const l of item.leases) {
             if (l.epoch !== l.pool.epoch) continue
-            byPool.set(l.pool.spec.key, (byPool.get(l.pool.spec.key) ?? 0n) + item.posting.cost)
+            byPool.set(l.pool.spec.key, (byPool.get(l.pool.spec.key) ?? 0n) + item.posting.charge.cost)
           }
         }
         if (byPool.size > 0) {
@@ -103,7 +104,7 @@ export class SettlementWriter {
         return posted
       })
       this.#failures = 0
-      for (const item of batch) for (const l of item.leases) this.#leases.settled(l.pool, l.epoch, item.posting.cost)
+      for (const item of batch) for (const l of item.leases) this.#leases.settled(l.pool, l.epoch, item.posting.charge.cost)
       this.#ledger.notify(result.entries)
       const seconds = (performance.now() - started) / 1000
       for (const o of this.#observers) o({ entries: result.entries, counters: result.counters, count: batch.length, seconds })

@@ -13,10 +13,11 @@ import {
   type LedgerVerification,
   type PostLedgerEntry,
   type PostResult,
+  type RequestSettlement,
 } from './ledger-types.js'
 
 /** An entry ready to insert, account already resolved. */
-export type EntryDraft = Omit<PostLedgerEntry, 'account'> & { accountId: string; organizationId: string; userId?: string }
+export type EntryDraft = Omit<PostLedgerEntry, 'account'> & { accountId: string; organizationId: string; userId?: string; /** The entry's id, when the caller needs it before the insert (else a new one). */ id?: string }
 
 /** Called after entries were written (alerts, lease bookkeeping). */
 export type PostedListener = (entries: LedgerEntry[]) => void
@@ -109,7 +110,7 @@ export class SqlLedger implements BillingLedger {
    * written and the drafts skipped as duplicates (their key was used before). Does not notify:
    * the caller does, after its commit.
    */
-  async insertMany(drafts: EntryDraft[], em: TxEntityManager, options: { full?: boolean } = {}): Promise<[LedgerEntry[], EntryDraft[]]> {
+  async insertMany(drafts: EntryDraft[], em: TxEntityManager, options: { full?: boolean; /** Every key is new (a fresh batch id): skip the look-up of earlier writes. */ newKeys?: boolean } = {}): Promise<[LedgerEntry[], EntryDraft[]]> {
     if (drafts.length === 0) return [[], []]
     // 1. Lock the accounts (id order, as every writer does) and read their balances.
     const accountIds = [...new Set(drafts.map((d) => d.accountId))].sort()
@@ -117,7 +118,7 @@ export class SqlLedger implements BillingLedger {
     const balances = new Map(locked.map((r) => [r.id, big(r.balance)]))
     for (const id of accountIds) if (!balances.has(id)) throw new TollgateError('TOLLGATE_ERR_SERVER_INTERNAL', `billing account ${id} does not exist`)
     // 2. Under the locks, every earlier write of these keys has committed: skip them (and repeats in the batch).
-    const seen = await sql<{ account_id: string; idempotency_key: string }>(
+    const seen = options.newKeys ? [] : await sql<{ account_id: string; idempotency_key: string }>(
       em,
       `select e.account_id::text as account_id, e.idempotency_key from billing_ledger_entry e
          join jsonb_array_elements($1::jsonb) as k(r) on e.account_id = (k.r->>0)::uuid and e.idempotency_key = k.r->>1`,
@@ -140,7 +141,7 @@ export class SqlLedger implements BillingLedger {
       const after = (balances.get(d.accountId) as bigint) + d.amount
       balances.set(d.accountId, after)
       return [
-        randomUUID(),
+        d.id ?? randomUUID(),
         d.accountId,
         d.organizationId,
         d.userId ?? null,
@@ -294,10 +295,57 @@ export class SqlLedger implements BillingLedger {
     return { ok: mismatches.length === 0 && brokenEntries.length === 0, accountsChecked: rows.length, mismatches, brokenEntries }
   }
 
+  async settledRequest(requestId: string): Promise<RequestSettlement | undefined> {
+    const rows = await this.#db.orm.em
+      .fork()
+      .execute<SettledRow[]>(
+        'select request_id, entry_id, account_id, cost::text as cost, market_cost::text as market_cost, model, input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, streaming, estimated, created_at from billing_settled_request where request_id = ?',
+        [requestId],
+        'all',
+      )
+    if (rows.length === 0) return undefined
+    const r = rows[0]
+    const cost = big(r.cost)
+    const marketCost = big(r.market_cost)
+    return {
+      requestId: r.request_id,
+      entryId: r.entry_id,
+      accountId: r.account_id,
+      cost,
+      marketCost,
+      savings: marketCost > cost ? marketCost - cost : 0n,
+      ...(r.model !== null ? { model: r.model } : {}),
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      cachedReadTokens: r.cached_read_tokens,
+      cacheWriteTokens: r.cache_write_tokens,
+      streaming: r.streaming,
+      estimated: r.estimated,
+      settledAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    }
+  }
+
   async #byKey(accountId: string, key: string, em: TxEntityManager): Promise<LedgerEntry | undefined> {
     const rows = await em.execute<LedgerEntryRow[]>('select * from billing_ledger_entry where account_id = ? and idempotency_key = ?', [accountId, key], 'all')
     return rows.length > 0 ? entryFromRow(rows[0]) : undefined
   }
+}
+
+/** A billing_settled_request row. */
+interface SettledRow {
+  request_id: string
+  entry_id: string
+  account_id: string
+  cost: string
+  market_cost: string
+  model: string | null
+  input_tokens: number
+  output_tokens: number
+  cached_read_tokens: number
+  cache_write_tokens: number
+  streaming: boolean
+  estimated: boolean
+  created_at: Date | string
 }
 
 function decodeCursor(cursor: string): string {

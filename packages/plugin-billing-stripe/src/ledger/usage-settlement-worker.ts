@@ -1,19 +1,19 @@
-import type { Role, StoredUsageEvent, TxEntityManager, UsageEventReader, WorkerDefinition } from '@tollgate/core'
+import { compareUsageCursors, type Role, type StoredUsageEvent, type TxEntityManager, type UsageEventReader, type WorkerDefinition } from '@tollgate/core'
 import type { Logger } from 'pino'
 import { applicableBudgets } from '../budgets/budget-store.js'
 import type { BudgetStore } from '../budgets/budget-store.js'
 import { budgetPoolKey, sweepExpiredLeases } from '../budgets/lease-pools.js'
 import type { OrgSettingsStore } from '../budgets/org-settings.js'
 import { type PeriodBounds, periodBounds } from '../budgets/periods.js'
-import { usageDraft } from '../budgets/request-budgets.js'
 import { chargeFromEvent } from '../pricing/request-charge.js'
 import type { AccountDirectory } from './account-directory.js'
-import { type ChargePosting, type CounterTarget, type CounterUpdate, postCharges } from './charge-posting.js'
+import type { CounterTarget, CounterUpdate } from './charge-posting.js'
 import type { LedgerEntry } from './ledger-types.js'
+import { postRequestCharges, type RequestPosting } from './request-settlement.js'
 import { sql } from './sql-exec.js'
 import type { SqlLedger } from './sql-ledger.js'
 
-/** The usage event consumer name of billing settlement (its cursor in core_event_cursor). */
+/** The usage event consumer name settlement used on its own before it shared the rollup's read (its cursor in core_event_cursor). */
 export const SETTLEMENT_CONSUMER = 'billing.settlement'
 
 /** What one worker turn did. */
@@ -24,11 +24,27 @@ export interface SettlementTurn {
 }
 
 /**
+ * Another derivation of the usage events that runs in the same read and transaction as
+ * settlement (the payments side's monthly rollup): `consumer` names the cursor the combined
+ * read advances, which keeps that derivation exactly once.
+ */
+export interface UsageFold {
+  consumer: string
+  fold: (events: StoredUsageEvent[], em: TxEntityManager) => Promise<void>
+}
+
+/**
  * The worker that makes settlement exactly-once from the usage event log: it reads every usage
- * event once (core's UsageEventReader, in the worker's own transaction) and posts its usage
- * debit unless the instance that served the request already did (same idempotency key). That
+ * event once (core's UsageEventReader, in the worker's own transaction) and settles it unless
+ * the instance that served the request already did (the same billing_settled_request key). That
  * covers requests whose instance crashed between answering and writing. Once it has caught up,
  * it releases leases whose instance stopped renewing them.
+ *
+ * With a `fold` (the rollup), the same read feeds both, in one transaction, under the fold's
+ * cursor: each event is read and parsed once instead of once per consumer. Settlement itself
+ * needs no cursor of its own to be exactly once (its key is the request id), only to see every
+ * event; so the settlement cursor of earlier versions (`billing.settlement`) is caught up to the
+ * fold's first, then dropped.
  */
 export function usageSettlementWorker(deps: {
   usage: UsageEventReader
@@ -41,6 +57,7 @@ export function usageSettlementWorker(deps: {
   /** Leases expired longer than this are released. */
   leaseGraceMs: number
   log: Logger
+  fold?: UsageFold
   onWritten: (written: { entries: LedgerEntry[]; counters: CounterUpdate[] }) => void
   onTurn?: (turn: SettlementTurn) => void
 }): WorkerDefinition {
@@ -50,38 +67,66 @@ export function usageSettlementWorker(deps: {
     async run({ em }) {
       let entries: LedgerEntry[] = []
       let counters: CounterUpdate[] = []
-      const n = await deps.usage.consume(
-        SETTLEMENT_CONSUMER,
-        deps.batchSize,
-        async (events, tx) => {
-          const postings = await postingsFor(events, tx, deps)
-          if (postings.length === 0) return
-          const r = await postCharges(deps.ledger, tx, postings)
-          entries = r.entries
-          counters = r.counters
-        },
-        { em },
-      )
+      const settle = async (events: StoredUsageEvent[], tx: TxEntityManager) => {
+        const postings = await postingsFor(events, tx, deps)
+        if (postings.length === 0) return
+        const r = await postRequestCharges(deps.ledger, tx, postings)
+        entries = entries.concat(r.entries)
+        counters = counters.concat(r.counters)
+      }
+      const fold = deps.fold
+      let n: number
+      let more: boolean
+      if (fold && (await legacyCursorBehind(deps.usage, em, fold.consumer))) {
+        // Events the old settlement cursor had not reached yet but the fold's cursor had.
+        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em })
+        more = n > 0
+      } else {
+        n = await deps.usage.consume(
+          fold ? fold.consumer : SETTLEMENT_CONSUMER,
+          deps.batchSize,
+          async (events, tx) => {
+            if (fold) await fold.fold(events, tx)
+            await settle(events, tx)
+          },
+          { em },
+        )
+        more = n === deps.batchSize
+      }
       let swept = 0
-      if (n < deps.batchSize) swept = (await sweepExpiredLeases(em, deps.leaseGraceMs)).length
+      if (!more) swept = (await sweepExpiredLeases(em, deps.leaseGraceMs)).length
       if (entries.length > 0) {
         deps.log.info({ written: entries.length }, 'billing: settled usage events no instance had written')
       }
       // The worker's transaction commits after run() returns: notify on the next tick.
       if (entries.length > 0 || counters.length > 0) setImmediate(() => deps.onWritten({ entries, counters }))
       deps.onTurn?.({ events: n, written: entries.length, sweptLeases: swept })
-      return n === deps.batchSize
+      return more
     },
   }
+}
+
+/**
+ * Whether the settlement cursor of earlier versions still trails the combined cursor (events
+ * between them may be unsettled). Once it does not, it is dropped: from then on the combined
+ * read covers every event settlement has not seen.
+ */
+async function legacyCursorBehind(usage: UsageEventReader, em: TxEntityManager, combined: string): Promise<boolean> {
+  const legacy = await usage.cursor(SETTLEMENT_CONSUMER, { em })
+  if (!legacy) return false
+  const current = await usage.cursor(combined, { em })
+  if (current && compareUsageCursors(legacy, current) < 0) return true
+  await usage.dropCursor(SETTLEMENT_CONSUMER, { em })
+  return false
 }
 
 async function postingsFor(
   events: StoredUsageEvent[],
   em: TxEntityManager,
   deps: { accounts: AccountDirectory; settings: OrgSettingsStore; budgets: BudgetStore },
-): Promise<ChargePosting[]> {
+): Promise<RequestPosting[]> {
   const roles = new Map<string, Role | undefined>()
-  const out: ChargePosting[] = []
+  const out: RequestPosting[] = []
   // Almost every event was settled by the instance that served it: find those with one indexed
   // query and skip them before any per-event work.
   const costly = events.filter((e) => e.cost > 0n)
@@ -91,7 +136,7 @@ async function postingsFor(
   const open = await sql<{ id: string }>(
     em,
     `select r.id from unnest($1::text[]) as r(id)
-      where not exists (select 1 from billing_ledger_entry e where e.reference_kind = 'request' and e.reference_id = r.id)`,
+      where not exists (select 1 from billing_settled_request s where s.request_id = r.id)`,
     [costly.map((e) => e.requestId)],
   )
   if (open.length === 0) return out
@@ -127,7 +172,7 @@ async function postingsFor(
         return { key: budgetPoolKey(budget.id, subject, b.start), budget, subjectId: subject, periodStart: b.start, periodEnd: b.end }
       })
     }
-    out.push({ draft: usageDraft(charge, account), cost: charge.cost, counters })
+    out.push({ charge, account, counters })
   }
   return out
 }

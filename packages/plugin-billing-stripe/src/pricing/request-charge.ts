@@ -2,9 +2,9 @@ import type { Picodollars, RequestContext, UsageEvent } from '@tollgate/core'
 
 /**
  * What one proxied request is charged: its cost at your price, the market rate, the savings
- * (market − cost) and the token counts, as written on its usage_debit entry. Built the same way
+ * (market − cost) and the token counts, as recorded in billing_settled_request. Built the same way
  * from a finished request's context (the instance that served it) and from its usage event (the
- * settlement worker), so whichever writes first writes the same entry.
+ * settlement worker), so whichever writes first writes the same detail.
  */
 export interface RequestCharge {
   requestId: string
@@ -80,26 +80,11 @@ export function chargeFromEvent(e: UsageEvent): RequestCharge | undefined {
   }
 }
 
-/** The idempotency key of a request's usage debit: one debit per request, whoever writes it. */
+/**
+ * The idempotency key of a request's own usage debit, as written before settlement was batched
+ * (billing:0004): such entries stay in existing ledgers. New requests are settled in batch debits
+ * (see `BillingLedger.settledRequest`).
+ */
 export function usageDebitKey(requestId: string): string {
   return `usage:${requestId}`
-}
-
-/** Metadata of a request's usage_debit entry (scalars only; never content). */
-export function chargeMetadata(c: RequestCharge): Record<string, string | number | boolean | null> {
-  return {
-    model: c.model ?? null,
-    provider: c.provider ?? null,
-    projectId: c.projectId ?? null,
-    apiKeyId: c.apiKeyId ?? null,
-    memberId: c.userId ?? null,
-    inputTokens: c.inputTokens,
-    outputTokens: c.outputTokens,
-    cachedReadTokens: c.cachedReadTokens,
-    cacheWriteTokens: c.cacheWriteTokens,
-    marketCost: c.marketCost.toString(),
-    savings: savingsOf(c).toString(),
-    streaming: c.streaming,
-    estimated: c.estimated,
-  }
 }

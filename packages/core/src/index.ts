@@ -62,7 +62,7 @@ export { CORE_MIGRATIONS } from './data/migrations/index.js'
 
 // Usage events
 export type { UsageEvent, StoredUsageEvent } from './usage/usage-event.js'
-export { compareUsageCursors, type TxEntityManager, type UsageCursor, UsageEventReader } from './usage/usage-reader.js'
+export { compareUsageCursors, type TxEntityManager, type UsageCursor, type UsageEventField, UsageEventReader } from './usage/usage-reader.js'
 export { UsageWriter, type UsageWriterOptions } from './usage/usage-writer.js'
 export { estimateInputTokens, estimateTextTokens, estimateUsage } from './usage/token-estimator.js'
 

@@ -65,6 +65,74 @@ function toEvent(r: Row): StoredUsageEvent {
   }
 }
 
+/** A field of a stored usage event, for reading only some of them (see `consume`'s `fields`). */
+export type UsageEventField = keyof StoredUsageEvent
+
+type Converters = { [K in UsageEventField]: [column: string, convert: (value: never) => StoredUsageEvent[K]] }
+const orUndefined = <T>(v: T | null): T | undefined => v ?? undefined
+const same = <T>(v: T): T => v
+
+/** Each field's column and its conversion from the driver's value (the same as toEvent's). */
+const FIELDS: Converters = {
+  id: ['id', (v: string) => BigInt(v)],
+  requestId: ['request_id', same<string>],
+  occurredAt: ['occurred_at', (v: Date | string) => (v instanceof Date ? v : new Date(v))],
+  organizationId: ['organization_id', same<string>],
+  projectId: ['project_id', orUndefined<string>],
+  apiKeyId: ['api_key_id', orUndefined<string>],
+  userId: ['user_id', orUndefined<string>],
+  provider: ['provider', orUndefined<string>],
+  model: ['model', orUndefined<string>],
+  upstreamModel: ['upstream_model', orUndefined<string>],
+  inputTokens: ['input_tokens', same<number>],
+  outputTokens: ['output_tokens', same<number>],
+  cachedReadTokens: ['cached_read_tokens', same<number>],
+  cacheWriteTokens: ['cache_write_tokens', same<number>],
+  cost: ['cost', (v: string) => BigInt(v)],
+  marketCost: ['market_cost', (v: string) => BigInt(v)],
+  latencyMs: ['latency_ms', same<number>],
+  ttftMs: ['ttft_ms', orUndefined<number>],
+  status: ['status', same<number>],
+  errorCode: ['error_code', orUndefined<string>],
+  streaming: ['streaming', same<boolean>],
+  clientIp: ['client_ip', orUndefined<string>],
+  userAgent: ['user_agent', orUndefined<string>],
+  appName: ['app_name', orUndefined<string>],
+  estimated: ['estimated', same<boolean>],
+  failedAttempts: ['failed_attempts', (v: unknown) => ((typeof v === 'string' ? JSON.parse(v) : v) ?? undefined) as StoredUsageEvent['failedAttempts']],
+}
+
+/** The fields every projected read includes: the event's identity and position. */
+const ALWAYS: readonly UsageEventField[] = ['id', 'requestId']
+
+/** A projected read: its select list and the row-to-event conversion of just those fields. */
+interface Projection {
+  select: string
+  toEvent: (r: Record<string, unknown>) => Partial<StoredUsageEvent>
+}
+
+const projections = new Map<string, Projection>()
+
+function projection(fields: readonly UsageEventField[]): Projection {
+  const wanted = [...new Set([...ALWAYS, ...fields])]
+  const key = wanted.join(',')
+  let p = projections.get(key)
+  if (!p) {
+    for (const f of wanted) if (!(f in FIELDS)) throw new TypeError(`unknown usage event field "${f}"`)
+    const pairs = wanted.map((f) => [f, FIELDS[f][0], FIELDS[f][1] as (v: unknown) => unknown] as const)
+    p = {
+      select: pairs.map(([, column]) => column).join(', '),
+      toEvent: (r) => {
+        const out: Record<string, unknown> = {}
+        for (const [field, column, convert] of pairs) out[field] = convert(r[column])
+        return out as Partial<StoredUsageEvent>
+      },
+    }
+    projections.set(key, p)
+  }
+  return p
+}
+
 /** Where a consumer's cursor stands in the usage log: the last event read, by (transaction id, id). */
 export interface UsageCursor {
   /** The inserting transaction's id (xid8, as decimal text). */
@@ -107,12 +175,20 @@ export class UsageEventReader {
    * derived rows and the cursor commit with the caller's transaction. Needed on PGlite, whose single
    * connection cannot open a second transaction while the worker's is open.
    */
-  async consume(
+  async consume<F extends UsageEventField = UsageEventField>(
     consumer: string,
     limit: number,
-    handler: (events: StoredUsageEvent[], em: TxEntityManager) => Promise<void>,
-    options: { em?: TxEntityManager } = {},
+    handler: (events: Pick<StoredUsageEvent, F | 'id' | 'requestId'>[], em: TxEntityManager) => Promise<void>,
+    options: {
+      em?: TxEntityManager
+      /**
+       * Read only these fields (plus `id` and `requestId`): a consumer that needs a few columns
+       * does not make PostgreSQL send, nor the driver parse, all of them for every event.
+       */
+      fields?: readonly F[]
+    } = {},
   ): Promise<number> {
+    const p = options.fields ? projection(options.fields) : undefined
     return (options.em ?? this.#db.orm.em.fork()).transactional(async (em) => {
       await em.execute('insert into core_event_cursor (consumer) values (?) on conflict (consumer) do nothing', [consumer], 'run')
       const [cursor] = await em.execute<{ tx: string; last_id: string }[]>(
@@ -121,7 +197,7 @@ export class UsageEventReader {
         'all',
       )
       const rows = await em.execute<Row[]>(
-        `select *, tx_id::text as tx from core_usage_event
+        `select ${p ? p.select : '*'}, tx_id::text as tx from core_usage_event
           where (tx_id, id) > (?::xid8, ?::bigint)
             and tx_id < pg_snapshot_xmin(pg_current_snapshot())
           order by tx_id, id limit ?`,
@@ -129,7 +205,8 @@ export class UsageEventReader {
         'all',
       )
       if (rows.length === 0) return 0
-      await handler(rows.map(toEvent), em)
+      const events = p ? rows.map((r) => p.toEvent(r as unknown as Record<string, unknown>)) : rows.map(toEvent)
+      await handler(events as Pick<StoredUsageEvent, F | 'id' | 'requestId'>[], em)
       const last = rows[rows.length - 1]
       await em.execute('update core_event_cursor set tx_id = ?::xid8, last_id = ?, updated_at = now() where consumer = ?', [last.tx, last.id, consumer], 'run')
       return rows.length

@@ -99,6 +99,20 @@ t.test('usage events: batched writes, exactly-once consumption', async (t) => {
   await reader.dropCursor('test-partial')
   t.equal(await reader.cursor('test-partial'), undefined, 'dropped')
   t.ok(await reader.cursor('test-sink'), 'other cursors untouched')
+
+  // A projected read returns just the fields asked for (plus id and requestId), converted alike.
+  const full: Record<string, unknown>[] = []
+  const projected: Record<string, unknown>[] = []
+  for (let i = 0; i < 200 && projected.length < 5; i++) {
+    await reader.consume('test-projection', 5 - projected.length, async (events) => void projected.push(...events), { fields: ['cost', 'occurredAt', 'projectId'] })
+  }
+  for (let i = 0; i < 200 && full.length < 5; i++) await reader.consume('test-full', 5 - full.length, async (events) => void full.push(...events))
+  t.equal(projected.length, 5)
+  t.same(Object.keys(projected[0]).sort(), ['cost', 'id', 'occurredAt', 'projectId', 'requestId'], 'only the fields asked for, and the identity')
+  t.same(projected, full.map((e) => ({ id: e.id, requestId: e.requestId, cost: e.cost, occurredAt: e.occurredAt, projectId: e.projectId })), 'the same values as a full read')
+  t.equal(typeof projected[0].cost, 'bigint')
+  t.ok(projected[0].occurredAt instanceof Date)
+  await t.rejects(reader.consume('test-bad-field', 5, async () => {}, { fields: ['nope' as never] }), /unknown usage event field "nope"/)
 })
 
 t.test('usage events: an event committed late with a lower id is not skipped (PostgreSQL)', { skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL (concurrent transactions)' }, async (t) => {

@@ -65,9 +65,15 @@ export class RequestLogConsumer {
   async #drainAll(): Promise<number> {
     let total = 0
     for (;;) {
-      const n = await this.#usage.consume(REQUEST_LOG_CONSUMER, this.#batchSize, async (events, em) => {
-        await em.execute(INSERT_SQL, [JSON.stringify(events.map((e) => e.requestId))], 'run')
-      })
+      // The copy happens in the database by request id: only the ids are read out of the log.
+      const n = await this.#usage.consume(
+        REQUEST_LOG_CONSUMER,
+        this.#batchSize,
+        async (events, em) => {
+          await em.execute(INSERT_SQL, [JSON.stringify(events.map((e) => e.requestId))], 'run')
+        },
+        { fields: ['requestId'] },
+      )
       total += n
       if (n < this.#batchSize) return total
     }

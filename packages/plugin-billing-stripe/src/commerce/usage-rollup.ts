@@ -1,4 +1,5 @@
-import type { StoredUsageEvent, TxEntityManager } from '@tollgate/core'
+import type { TxEntityManager } from '@tollgate/core'
+import type { SettlementEvent } from '../ledger/settlement-fields.js'
 import { sql } from '../ledger/sql-exec.js'
 import type { Em } from './commerce-db.js'
 
@@ -25,7 +26,7 @@ interface Acc {
 }
 
 /** Folds a batch of usage events into per (organization, month, project, member, model) sums. */
-export function foldUsage(events: readonly StoredUsageEvent[]): Acc[] {
+export function foldUsage(events: readonly SettlementEvent[]): Acc[] {
   const byKey = new Map<string, Acc>()
   for (const e of events) {
     // Requests refused or failed without any usage (a plan or budget refusal) are not counted.

@@ -1,4 +1,4 @@
-import { compareUsageCursors, type Role, type StoredUsageEvent, type TxEntityManager, type UsageEventReader, type WorkerDefinition } from '@tollgate/core'
+import { compareUsageCursors, type Role, type TxEntityManager, type UsageEventReader, type WorkerDefinition } from '@tollgate/core'
 import type { Logger } from 'pino'
 import { applicableBudgets } from '../budgets/budget-store.js'
 import type { BudgetStore } from '../budgets/budget-store.js'
@@ -10,6 +10,7 @@ import type { AccountDirectory } from './account-directory.js'
 import type { CounterTarget, CounterUpdate } from './charge-posting.js'
 import type { LedgerEntry } from './ledger-types.js'
 import { postRequestCharges, type RequestPosting } from './request-settlement.js'
+import { SETTLEMENT_FIELDS, type SettlementEvent } from './settlement-fields.js'
 import { sql } from './sql-exec.js'
 import type { SqlLedger } from './sql-ledger.js'
 
@@ -30,7 +31,7 @@ export interface SettlementTurn {
  */
 export interface UsageFold {
   consumer: string
-  fold: (events: StoredUsageEvent[], em: TxEntityManager) => Promise<void>
+  fold: (events: SettlementEvent[], em: TxEntityManager) => Promise<void>
 }
 
 /**
@@ -67,7 +68,7 @@ export function usageSettlementWorker(deps: {
     async run({ em }) {
       let entries: LedgerEntry[] = []
       let counters: CounterUpdate[] = []
-      const settle = async (events: StoredUsageEvent[], tx: TxEntityManager) => {
+      const settle = async (events: SettlementEvent[], tx: TxEntityManager) => {
         const postings = await postingsFor(events, tx, deps)
         if (postings.length === 0) return
         const r = await postRequestCharges(deps.ledger, tx, postings)
@@ -79,7 +80,7 @@ export function usageSettlementWorker(deps: {
       let more: boolean
       if (fold && (await legacyCursorBehind(deps.usage, em, fold.consumer))) {
         // Events the old settlement cursor had not reached yet but the fold's cursor had.
-        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em })
+        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em, fields: SETTLEMENT_FIELDS })
         more = n > 0
       } else {
         n = await deps.usage.consume(
@@ -89,7 +90,7 @@ export function usageSettlementWorker(deps: {
             if (fold) await fold.fold(events, tx)
             await settle(events, tx)
           },
-          { em },
+          { em, fields: SETTLEMENT_FIELDS },
         )
         more = n === deps.batchSize
       }
@@ -121,7 +122,7 @@ async function legacyCursorBehind(usage: UsageEventReader, em: TxEntityManager, 
 }
 
 async function postingsFor(
-  events: StoredUsageEvent[],
+  events: SettlementEvent[],
   em: TxEntityManager,
   deps: { accounts: AccountDirectory; settings: OrgSettingsStore; budgets: BudgetStore },
 ): Promise<RequestPosting[]> {

@@ -57,8 +57,8 @@ export function chargeFromContext(ctx: RequestContext): RequestCharge | undefine
   }
 }
 
-/** The charge of a usage event, or undefined when it cost nothing. */
-export function chargeFromEvent(e: UsageEvent): RequestCharge | undefined {
+/** The charge of a usage event, or undefined when it cost nothing (reads only the fields a charge carries). */
+export function chargeFromEvent(e: Pick<UsageEvent, keyof RequestCharge & keyof UsageEvent>): RequestCharge | undefined {
   if (e.cost <= 0n) return undefined
   return {
     requestId: e.requestId,

@@ -21,6 +21,13 @@ export interface AnalyticsPluginConfig {
     intervalMs: number
     /** Most usage events per rollup transaction (default 5000). */
     batchSize: number
+    /**
+     * IANA zones that get a local-day tier (default none): day series and long ranges in these
+     * zones read one row per local day and group. Other zones are served, exactly, from the grain
+     * rows. A zone added here is backfilled by the worker's next run; a zone removed is dropped.
+     * UTC needs none (its days are the day grain).
+     */
+    localDayZones: string[]
   }
   entitlement: EntitlementPolicy
 }
@@ -38,6 +45,7 @@ export const configSchema: JsonSchema = {
       properties: {
         intervalMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 5000 },
         batchSize: { type: 'integer', minimum: 1, maximum: 100_000, default: 5000 },
+        localDayZones: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, maxItems: 32, default: [] },
       },
     },
     entitlement: {

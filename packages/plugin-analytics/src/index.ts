@@ -4,8 +4,10 @@ import { type AnalyticsPluginConfig, configSchema } from './config.js'
 import { type EntitlementCheck, entitlementFor } from './http/access.js'
 import { registerAnalyticsRoutes, registerKeyUsageRoute } from './http/routes.js'
 import { AnalyticsRollups } from './migrations/0001-rollups.js'
+import { AnalyticsLocalDay } from './migrations/0002-local-day.js'
 import { AnalyticsService } from './query/analytics-service.js'
 import { rollupWorker } from './rollup/rollup-worker.js'
+import { isTimeZone } from './time/zone.js'
 
 export type { AnalyticsPluginConfig, EntitlementPolicy } from './config.js'
 export type { EntitlementCheck } from './http/access.js'
@@ -30,8 +32,12 @@ export const AnalyticsServices = {
 export const analyticsPlugin = definePlugin<AnalyticsPluginConfig>({
   id: 'analytics',
   configSchema,
-  migrations: [{ name: 'analytics:0001_rollups', class: AnalyticsRollups }],
+  migrations: [
+    { name: 'analytics:0001_rollups', class: AnalyticsRollups },
+    { name: 'analytics:0002_local_day', class: AnalyticsLocalDay },
+  ],
   register(host, config) {
+    for (const zone of config.rollup.localDayZones) if (!isTimeZone(zone)) throw new Error(`analytics: rollup.localDayZones: "${zone}" is not an IANA time zone (e.g. Europe/Paris)`)
     const identity = host.services.get(CoreServices.identity)
     const service = new AnalyticsService(host.db, identity)
     host.services.provide(AnalyticsServices.service, service)

@@ -3,10 +3,11 @@ import { Migration } from '@mikro-orm/migrations'
 /*
  * analytics:0001_rollups — one rollup table per cube. The statements are spelled out from the
  * constants below, which are frozen with this migration: a later change to the cubes is a new
- * migration, never an edit here.
+ * migration, never an edit here. They are exported for analytics:0002_local_day, whose tables
+ * mirror these cubes.
  */
 
-const DIM_SQL: Record<string, string> = {
+export const DIM_SQL: Record<string, string> = {
   project_id: 'project_id uuid',
   api_key_id: 'api_key_id uuid',
   user_id: 'user_id uuid',
@@ -14,14 +15,14 @@ const DIM_SQL: Record<string, string> = {
   model: 'model text',
   app_name: 'app_name text',
 }
-const SUMS = ['requests', 'errors', 'aborted', 'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'cost', 'market_cost', 'latency_sum_ms', 'ttft_count', 'ttft_sum_ms']
-const HISTOGRAM = [
+export const SUMS = ['requests', 'errors', 'aborted', 'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'cost', 'market_cost', 'latency_sum_ms', 'ttft_count', 'ttft_sum_ms']
+export const HISTOGRAM = [
   ...Array.from({ length: 17 }, (_, i) => `latency_b${String(i).padStart(2, '0')}`),
   ...Array.from({ length: 17 }, (_, i) => `ttft_b${String(i).padStart(2, '0')}`),
   'latency_max_ms',
   'ttft_max_ms',
 ]
-const CUBES_0001: { name: string; dims: string[]; lookups: string[]; histograms: boolean }[] = [
+export const CUBES_0001: { name: string; dims: string[]; lookups: string[]; histograms: boolean }[] = [
   { name: 'org', dims: [], lookups: [], histograms: false },
   { name: 'model', dims: ['provider', 'model'], lookups: [], histograms: true },
   { name: 'project', dims: ['project_id'], lookups: ['project_id'], histograms: false },

@@ -1,10 +1,11 @@
-import type { Database, IdentityService } from '@tollgate/core'
+import type { Database, IdentityService, TxEntityManager } from '@tollgate/core'
 import { notFound } from '../errors.js'
 import { CUBES, type CubeName, type Dim } from '../rollup/cubes.js'
 import { localDateLabel, localTimeLabel } from '../time/zone.js'
 import { addSums, costPer1kTokens, type Percentiles, percentilesOf, type Sums, totalsOf, zeroSums } from './measures.js'
 import type { TimeRange } from './params.js'
 import { type CubeRow, queryCube } from './rollup-query.js'
+import { querySeries } from './series-query.js'
 
 /** Whose usage a query covers: the whole organization, or one member's (their keys' spend). */
 export interface Scope {
@@ -67,23 +68,27 @@ export class AnalyticsService {
     this.#identity = identity
   }
 
-  #query(cube: CubeName, scope: Scope, extraFilters: Partial<Record<Dim, string>>, groupBy: Dim[], boundaries: readonly number[], histograms = false): Promise<CubeRow[]> {
-    const query = { cube, organizationId: scope.organizationId, filters: { ...scopeFilters(scope), ...extraFilters }, groupBy, boundaries, histograms }
+  #query(cube: CubeName, scope: Scope, extraFilters: Partial<Record<Dim, string>>, groupBy: Dim[], boundaries: readonly number[], timeZone: string, histograms = false): Promise<CubeRow[]> {
+    const query = { cube, organizationId: scope.organizationId, filters: { ...scopeFilters(scope), ...extraFilters }, groupBy, boundaries, histograms, timeZone }
+    return this.#read((em) => queryCube(em, query))
+  }
+
+  #read<T>(run: (em: TxEntityManager) => Promise<T>): Promise<T> {
     const em = this.#db.orm.em.fork()
-    if (this.#db.driver !== 'postgresql') return queryCube(em as never, query)
+    if (this.#db.driver !== 'postgresql') return run(em as never)
     // A year of buckets is a thousand small index reads whose row estimates are poor: PostgreSQL
     // would spend more time JIT-compiling the plan than running it, and spill the aggregate to disk.
     return em.transactional(async (tx) => {
       await tx.execute('set local jit = off', [], 'run')
       await tx.execute("set local work_mem = '32MB'", [], 'run')
-      return queryCube(tx as never, query)
+      return run(tx as never)
     })
   }
 
   /** Totals of cost, requests, tokens and savings over the range. */
   async summary(scope: Scope, range: TimeRange) {
     const filters = Object.keys(scopeFilters(scope)) as Dim[]
-    const rows = await this.#query(chooseCube(filters), scope, {}, [], [range.from, range.to])
+    const rows = await this.#query(chooseCube(filters), scope, {}, [], [range.from, range.to], range.timeZone)
     const sums = rows.reduce((acc, r) => addSums(acc, r.sums), zeroSums())
     return { organizationId: scope.organizationId, scope: scopeName(scope), ...rangeJson(range), totals: totalsOf(sums) }
   }
@@ -92,36 +97,28 @@ export class AnalyticsService {
   async activity(scope: Scope, range: TimeRange, groupBy: GroupBy) {
     const dim = GROUP_DIM[groupBy]
     const filters = Object.keys(scopeFilters(scope)) as Dim[]
-    const rows = await this.#query(chooseCube([...filters, dim]), scope, {}, [dim], range.boundaries)
-    const labels = await this.#labels(scope.organizationId, groupBy)
+    const query = { cube: chooseCube([...filters, dim]), organizationId: scope.organizationId, filters: scopeFilters(scope), groupBy: [dim], boundaries: range.boundaries, timeZone: range.timeZone }
+    // Cells, per-group and grand totals come added up and formatted from the database (querySeries).
+    const [result, labels] = await Promise.all([this.#read((em) => querySeries(em, query)), this.#labels(scope.organizationId, groupBy)])
     const buckets = bucketsOf(range)
-    const byGroup = new Map<string, Sums>()
-    const total = zeroSums()
-    // Within a bucket, groups in locale order: ranked once per distinct group, not per comparison.
-    const order = new Map([...new Set(rows.map((r) => String(r.dims[dim])))].sort((a, b) => a.localeCompare(b)).map((k, i) => [k, i]))
-    const rank = (r: CubeRow) => order.get(String(r.dims[dim])) ?? 0
-    const series = rows
-      .sort((a, b) => a.bucket - b.bucket || rank(a) - rank(b))
-      .map((r) => {
-        const key = r.dims[dim] ?? null
-        addSums(byGroup.get(key ?? '') ?? byGroup.set(key ?? '', zeroSums()).get(key ?? '') ?? {}, r.sums)
-        addSums(total, r.sums)
-        return { bucketStart: buckets[r.bucket].start, bucketLabel: buckets[r.bucket].label, key, label: labelOf(labels, key, groupBy), ...totalsOf(r.sums) }
-      })
-    const totalCost = total.cost ?? 0n
-    const ranking = [...byGroup]
-      .map(([k, s]) => {
-        const key = k === '' ? null : k
-        return { key, label: labelOf(labels, key, groupBy), share: totalCost === 0n ? 0 : Number(((s.cost ?? 0n) * 1_000_000n) / totalCost) / 1_000_000, ...totalsOf(s), costPicodollars: s.cost ?? 0n }
-      })
+    // Within a bucket, groups in locale order: ranked once per distinct group, not per comparison,
+    // and each cell's sort key computed once (bucket, then the group's rank).
+    const order = new Map(result.groups.map((g) => String(g.key)).sort((a, b) => a.localeCompare(b)).map((k, i) => [k, i]))
+    const width = order.size + 1
+    const keyed = result.cells.map((r) => ({ at: r.bucket * width + (order.get(String(r.key)) ?? 0), r }))
+    keyed.sort((a, b) => a.at - b.at)
+    const series = keyed.map(({ r }) => ({ bucketStart: buckets[r.bucket].start, bucketLabel: buckets[r.bucket].label, key: r.key, label: labelOf(labels, r.key, groupBy), ...r.totals }))
+    const totalCost = result.total.cost
+    const ranking = result.groups
+      .map((g) => ({ key: g.key, label: labelOf(labels, g.key, groupBy), share: totalCost === 0n ? 0 : Number((g.cost * 1_000_000n) / totalCost) / 1_000_000, ...g.totals, costPicodollars: g.cost }))
       .sort((a, b) => (a.costPicodollars === b.costPicodollars ? b.requests - a.requests : a.costPicodollars > b.costPicodollars ? -1 : 1))
       .map(({ costPicodollars: _, ...rest }) => rest)
-    return { organizationId: scope.organizationId, scope: scopeName(scope), ...(scope.projectId ? { projectId: scope.projectId } : {}), ...rangeJson(range), groupBy, buckets, totals: totalsOf(total), ranking, series }
+    return { organizationId: scope.organizationId, scope: scopeName(scope), ...(scope.projectId ? { projectId: scope.projectId } : {}), ...rangeJson(range), groupBy, buckets, totals: result.total.totals, ranking, series }
   }
 
   /** Per member: cost, tokens, requests, error rate and key count, sorted by spend. */
   async members(scope: Scope, range: TimeRange) {
-    const rows = await this.#query('member', scope, {}, ['user_id'], [range.from, range.to])
+    const rows = await this.#query('member', scope, {}, ['user_id'], [range.from, range.to], range.timeZone)
     const usage = new Map(rows.map((r) => [r.dims.user_id ?? '', r.sums]))
     const [members, keyCounts] = await Promise.all([this.#identity.listMembers(scope.organizationId), this.#keyCounts(scope.organizationId)])
     const listed = scope.userId ? members.filter((m) => m.userId === scope.userId) : members
@@ -145,8 +142,8 @@ export class AnalyticsService {
     const member = members.find((m) => m.userId === userId)
     const memberScope = { ...scope, userId }
     const [seriesRows, detailRows, keyCounts] = await Promise.all([
-      this.#query(chooseCube(['user_id', ...(scope.projectId ? (['project_id'] as Dim[]) : [])]), memberScope, {}, [], range.boundaries),
-      this.#query('detail', memberScope, {}, ['provider', 'model', 'app_name'], [range.from, range.to]),
+      this.#query(chooseCube(['user_id', ...(scope.projectId ? (['project_id'] as Dim[]) : [])]), memberScope, {}, [], range.boundaries, range.timeZone),
+      this.#query('detail', memberScope, {}, ['provider', 'model', 'app_name'], [range.from, range.to], range.timeZone),
       this.#keyCounts(scope.organizationId),
     ])
     if (!member && seriesRows.length === 0) throw notFound('No such member in this organization')
@@ -184,7 +181,7 @@ export class AnalyticsService {
 
   /** One API key's cost, tokens, requests and error rate, with its series. */
   async keyUsage(organizationId: string, key: { id: string; name: string; prefix: string; projectId: string; ownerUserId: string; appName: string | null }, range: TimeRange) {
-    const rows = await this.#query('key', { organizationId }, { api_key_id: key.id }, [], range.boundaries)
+    const rows = await this.#query('key', { organizationId }, { api_key_id: key.id }, [], range.boundaries, range.timeZone)
     const buckets = bucketsOf(range)
     const total = zeroSums()
     for (const r of rows) addSums(total, r.sums)
@@ -195,7 +192,7 @@ export class AnalyticsService {
   /** Models side by side: latency and TTFT percentiles, error rate and cost per 1K tokens. */
   async models(scope: Scope, range: TimeRange) {
     const filters = Object.keys(scopeFilters(scope)) as Dim[]
-    const rows = await this.#query(chooseCube([...filters, 'provider', 'model'], true), scope, {}, ['provider', 'model'], [range.from, range.to], true)
+    const rows = await this.#query(chooseCube([...filters, 'provider', 'model'], true), scope, {}, ['provider', 'model'], [range.from, range.to], range.timeZone, true)
     const data = rows
       .map((r) => ({
         provider: r.dims.provider ?? null,

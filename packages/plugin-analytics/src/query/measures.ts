@@ -52,28 +52,57 @@ export interface Totals {
 
 const n = (v: bigint | undefined) => Number(v ?? 0n)
 
+/** Counts of a totals line (exact below 2^53, like the numbers the views show). */
+export interface Counts {
+  requests: number
+  errors: number
+  aborted: number
+  inputTokens: number
+  outputTokens: number
+  cachedReadTokens: number
+  cacheWriteTokens: number
+  latencySumMs: number
+  ttftCount: number
+  ttftSumMs: number
+}
+
+/** Totals from counts and money already formatted as USD (the one place the derived figures are computed). */
+export function totalsFrom(c: Counts, cost: string, marketCost: string, savings: string): Totals {
+  return {
+    cost,
+    marketCost,
+    savings,
+    requests: c.requests,
+    errors: c.errors,
+    aborted: c.aborted,
+    errorRate: c.requests === 0 ? 0 : round(c.errors / c.requests, 6),
+    inputTokens: c.inputTokens,
+    outputTokens: c.outputTokens,
+    cachedReadTokens: c.cachedReadTokens,
+    cacheWriteTokens: c.cacheWriteTokens,
+    tokens: c.inputTokens + c.outputTokens,
+    avgLatencyMs: c.requests === 0 ? null : round(c.latencySumMs / c.requests, 1),
+    avgTtftMs: c.ttftCount === 0 ? null : round(c.ttftSumMs / c.ttftCount, 1),
+  }
+}
+
 /** Totals of summed measures. */
 export function totalsOf(s: Sums): Totals {
-  const requests = n(s.requests)
   const cost = s.cost ?? 0n
   const market = s.market_cost ?? 0n
-  const ttftCount = n(s.ttft_count)
-  return {
-    cost: formatPicoUsd(cost),
-    marketCost: formatPicoUsd(market),
-    savings: formatPicoUsd(market - cost),
-    requests,
+  const counts: Counts = {
+    requests: n(s.requests),
     errors: n(s.errors),
     aborted: n(s.aborted),
-    errorRate: requests === 0 ? 0 : round(n(s.errors) / requests, 6),
     inputTokens: n(s.input_tokens),
     outputTokens: n(s.output_tokens),
     cachedReadTokens: n(s.cached_read_tokens),
     cacheWriteTokens: n(s.cache_write_tokens),
-    tokens: n(s.input_tokens) + n(s.output_tokens),
-    avgLatencyMs: requests === 0 ? null : round(n(s.latency_sum_ms) / requests, 1),
-    avgTtftMs: ttftCount === 0 ? null : round(n(s.ttft_sum_ms) / ttftCount, 1),
+    latencySumMs: n(s.latency_sum_ms),
+    ttftCount: n(s.ttft_count),
+    ttftSumMs: n(s.ttft_sum_ms),
   }
+  return totalsFrom(counts, formatPicoUsd(cost), formatPicoUsd(market), formatPicoUsd(market - cost))
 }
 
 /** Cost per 1,000 tokens (input plus output), exact to the picodollar, as USD; null without tokens. */

@@ -1,6 +1,7 @@
 import type { TxEntityManager } from '@tollgate/core'
-import { CUBES, type CubeName, type Dim, measureColumns, tableOf } from '../rollup/cubes.js'
+import { CUBES, type CubeName, type Dim, localDayTableOf, measureColumns, tableOf } from '../rollup/cubes.js'
 import { decompose } from '../time/decompose.js'
+import { planLocalDays } from './local-day-plan.js'
 
 /** A read of one cube: filters, grouping and buckets. */
 export interface CubeQuery {
@@ -14,6 +15,8 @@ export interface CubeQuery {
   boundaries: readonly number[]
   /** Read the latency and TTFT histograms too (histogram cubes only). */
   histograms?: boolean
+  /** The zone of the buckets: whole local days are read from its local-day tier when it has one. */
+  timeZone?: string
 }
 
 /** One group of one bucket: summed measures by column name (bigint), maxima, and its dimension values. */
@@ -27,48 +30,102 @@ export interface CubeRow {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-/**
- * Reads the rollups of a cube for the given buckets. The buckets are decomposed into ranges of
- * whole rollup rows per grain; each range is an index range read, and each row is mapped to its
- * bucket with width_bucket. Never touches the raw usage events.
- */
-export async function queryCube(em: TxEntityManager, q: CubeQuery): Promise<CubeRow[]> {
+/** The rows to add up, as one SQL source `u(b, sign, <groupBy…>, <measures…>)`, with its parameters. */
+export interface Source {
+  /** A WITH clause to put before the select ('' without a tier plan). */
+  with: string
+  /** `(… union all …) as u(b, sign, …)`. */
+  from: string
+  params: unknown[]
+  groupBy: readonly Dim[]
+  sums: string[]
+  maxes: string[]
+}
+
+/** The rows a cube read adds up (grain rows, and the local-day tier when the zone has one); undefined for no buckets. */
+export function sourceOf(q: CubeQuery): Source | undefined {
   const def = CUBES[q.cube]
   const groupBy = q.groupBy ?? []
   for (const d of [...groupBy, ...Object.keys(q.filters ?? {})]) {
     if (!(def.dims as readonly string[]).includes(d)) throw new Error(`cube ${q.cube} has no dimension ${d}`)
   }
   // Sums may subtract rows (fewer rows to read); maxima cannot.
-  const ranges = decompose(q.boundaries, !q.histograms)
-  if (ranges.length === 0) return []
+  const signed = !q.histograms
+  const ranges = decompose(q.boundaries, signed)
+  if (ranges.length === 0) return undefined
   // Histogram columns only when asked: they are most of a row's width.
   const all = measureColumns(q.cube)
   const sums = q.histograms ? all.sums : all.sums.filter((m) => !m.includes('_b'))
   const maxes = q.histograms ? all.maxes : []
   const filters = Object.entries(q.filters ?? {}) as [Dim, string][]
-  const cols = ['bucket_start', ...groupBy, ...sums, ...maxes].map((c) => `x.${c}`).join(', ')
+  const measureCols = [...groupBy, ...sums, ...maxes]
+  const where = filters.map(([d]) => `and x.${d} = ?`).join(' ')
+  const plan = q.timeZone && q.timeZone !== 'UTC' ? planLocalDays(q.boundaries, q.timeZone, signed) : undefined
+  // With a plan, the grain ranges are two sets: the whole decomposition (mode 0), read when the
+  // zone has no tier, and the edges around whole local days (mode 1), read with the tier. Which
+  // applies is decided inside the statement, on the statement's own snapshot of the zone list.
+  const grainRanges = plan ? [...ranges.map((r) => ({ ...r, mode: 0 })), ...plan.edges.map((r) => ({ ...r, mode: 1 }))] : ranges.map((r) => ({ ...r, mode: 0 }))
   // One index range read per range: a lateral subquery kept from being flattened (offset 0), so
   // the planner cannot turn it into a hash join that reads every row of the organization.
-  const sql = `select r.b as bucket${groupBy.map((d) => `, y.${d}::text as ${d}`).join('')},
-      concat_ws(',', ${[...sums.map((m) => `sum(y.${m} * r.sign)`), ...maxes.map((m) => `max(y.${m})`)].join(', ')}) as m
-    from unnest(?::int[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[]) as r(grain, s, e, b, sign)
-    cross join lateral (
-      select ${cols} from ${tableOf(q.cube)} x
-       where x.organization_id = ? and x.grain = r.grain and x.bucket_start >= r.s and x.bucket_start < r.e
-       ${filters.map(([d]) => `and x.${d} = ?`).join(' ')}
-      offset 0
-    ) y
-    group by 1${groupBy.map((_, i) => `, ${i + 2}`).join('')}`
+  const grainPart = `select r.b, r.sign, ${measureCols.map((c) => `y.${c}`).join(', ')}
+      from unnest(?::int[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[], ?::int[]) as r(grain, s, e, b, sign, mode)
+      cross join lateral (
+        select ${measureCols.map((c) => `x.${c}`).join(', ')} from ${tableOf(q.cube)} x
+         where x.organization_id = ? and x.grain = r.grain and x.bucket_start >= r.s and x.bucket_start < r.e ${where}
+        offset 0
+      ) y
+     where r.mode = ${plan ? 'case when (select ready from z) then 1 else 0 end' : '0'}`
+  const dayPart = `select r.b + (y.day - r.s) * r.step, 1, ${measureCols.map((c) => `y.${c}`).join(', ')}
+      from unnest(?::date[], ?::date[], ?::int[], ?::int[]) as r(s, e, b, step)
+      cross join lateral (
+        select x.day, ${measureCols.map((c) => `x.${c}`).join(', ')} from ${localDayTableOf(q.cube)} x
+         where x.organization_id = ? and x.time_zone = ? and x.day >= r.s and x.day < r.e ${where}
+        offset 0
+      ) y
+     where (select ready from z)`
+  const withZone = plan ? 'with z as (select exists (select 1 from analytics_local_day_zone where time_zone = ?) as ready) ' : ''
+  const from = `(${grainPart}${plan ? ` union all ${dayPart}` : ''}) as u(b, sign, ${measureCols.join(', ')})`
+  const filterValues = filters.map(([, v]) => v)
   const params: unknown[] = [
-    `{${ranges.map((r) => r.grain).join(',')}}`,
-    `{${ranges.map((r) => iso(r.start)).join(',')}}`,
-    `{${ranges.map((r) => iso(r.end)).join(',')}}`,
-    `{${ranges.map((r) => r.bucket).join(',')}}`,
-    `{${ranges.map((r) => r.sign).join(',')}}`,
+    ...(plan ? [q.timeZone] : []),
+    `{${grainRanges.map((r) => r.grain).join(',')}}`,
+    `{${grainRanges.map((r) => iso(r.start)).join(',')}}`,
+    `{${grainRanges.map((r) => iso(r.end)).join(',')}}`,
+    `{${grainRanges.map((r) => r.bucket).join(',')}}`,
+    `{${grainRanges.map((r) => r.sign).join(',')}}`,
+    `{${grainRanges.map((r) => r.mode).join(',')}}`,
     q.organizationId,
-    ...filters.map(([, v]) => v),
+    ...filterValues,
+    ...(plan
+      ? [
+          `{${plan.days.map((d) => d.from).join(',')}}`,
+          `{${plan.days.map((d) => d.to).join(',')}}`,
+          `{${plan.days.map((d) => d.bucket).join(',')}}`,
+          `{${plan.days.map((d) => d.step).join(',')}}`,
+          q.organizationId,
+          q.timeZone,
+          ...filterValues,
+        ]
+      : []),
   ]
-  const rows = await em.execute<Record<string, string | number | null>[]>(sql, params, 'all')
+  return { with: withZone, from, params, groupBy, sums, maxes }
+}
+
+/**
+ * Reads the rollups of a cube for the given buckets. The buckets are decomposed into ranges of
+ * whole rollup rows per grain; each range is an index range read, and each row is counted towards
+ * its bucket. When the zone has a local-day tier, whole local days are read from it instead (one
+ * row per day and group) and only the rest from the grain rows. Never touches the raw usage events.
+ */
+export async function queryCube(em: TxEntityManager, q: CubeQuery): Promise<CubeRow[]> {
+  const src = sourceOf(q)
+  if (!src) return []
+  const { groupBy, sums, maxes } = src
+  const sql = `${src.with}select u.b as bucket${groupBy.map((d) => `, u.${d}::text as ${d}`).join('')},
+      concat_ws(',', ${[...sums.map((m) => `sum(u.${m} * u.sign)`), ...maxes.map((m) => `max(u.${m})`)].join(', ')}) as m
+    from ${src.from}
+    group by 1${groupBy.map((_, i) => `, ${i + 2}`).join('')}`
+  const rows = await em.execute<Record<string, string | number | null>[]>(sql, src.params, 'all')
   const out: CubeRow[] = []
   for (const r of rows) {
     // The measures come packed in one comma-separated text column, in the order selected: a year's

@@ -1,4 +1,5 @@
 import type { UsageEvent } from '@tollgate/core'
+import { localDateLabel } from '../time/zone.js'
 import { CUBES, type CubeName, DIM_TYPES, type Dim, GRAINS, histogramIndex, LATENCY_BOUNDS_MS, SUM_MEASURES, TTFT_BOUNDS_MS } from './cubes.js'
 
 /** One rollup row of a batch, before it is added to the stored row of the same key. */
@@ -14,6 +15,25 @@ export interface RollupRow {
   ttftMax: number
 }
 
+/** One local-day row of a batch (the local-day tier): the same measures, keyed by zone and local date. */
+export interface LocalDayRow {
+  organizationId: string
+  timeZone: string
+  /** The local calendar date, "2026-03-08". */
+  day: string
+  dims: Partial<Record<Dim, string | null>>
+  sums: bigint[]
+  latencyMax: number
+  ttftMax: number
+}
+
+/** A batch added up: rows per cube at every grain, and per cube for every local-day zone. */
+export interface Aggregated {
+  grains: Map<CubeName, RollupRow[]>
+  localDays: Map<CubeName, LocalDayRow[]>
+}
+
+const QUARTER_MS = 900_000
 const LATENCY_OFFSET = SUM_MEASURES.length
 const TTFT_OFFSET = LATENCY_OFFSET + LATENCY_BOUNDS_MS.length + 1
 const VECTOR_LENGTH = TTFT_OFFSET + TTFT_BOUNDS_MS.length + 1
@@ -62,13 +82,38 @@ function dimValue(e: UsageEvent, d: Dim): string | null {
   return raw
 }
 
+/** Adds an event's vector into a row (sums, and the maxima). */
+function addInto(row: { sums: bigint[]; latencyMax: number; ttftMax: number }, vector: bigint[], width: number, latency: number, ttft: number): void {
+  for (let i = 0; i < width; i++) row.sums[i] += vector[i]
+  if (latency > row.latencyMax) row.latencyMax = latency
+  if (ttft > row.ttftMax) row.ttftMax = ttft
+}
+
 /**
  * Adds a batch of events up into rows per cube, grain, bucket and dimension values, so one
- * upsert per cube writes the batch however many events share a row.
+ * upsert per cube writes the batch however many events share a row; and, for each zone in
+ * `zones`, into rows per cube, zone, local date and dimension values (the local-day tier).
  */
-export function aggregate(events: readonly UsageEvent[]): Map<CubeName, RollupRow[]> {
+export function aggregate(events: readonly UsageEvent[], zones: readonly string[] = []): Aggregated {
   const byCube = new Map<CubeName, Map<string, RollupRow>>()
-  for (const cube of Object.keys(CUBES) as CubeName[]) byCube.set(cube, new Map())
+  const byDay = new Map<CubeName, Map<string, LocalDayRow>>()
+  for (const cube of Object.keys(CUBES) as CubeName[]) {
+    byCube.set(cube, new Map())
+    byDay.set(cube, new Map())
+  }
+  // A local date is constant within a 15-minute UTC bucket (every local day starts on one):
+  // formatted once per zone and bucket, not per event.
+  const dates = new Map<string, string>()
+  const dateOf = (zone: string, at: number): string => {
+    const quarter = Math.floor(at / QUARTER_MS) * QUARTER_MS
+    const k = `${zone}\u0001${quarter}`
+    let d = dates.get(k)
+    if (d === undefined) {
+      d = localDateLabel(zone, quarter)
+      dates.set(k, d)
+    }
+    return d
+  }
   for (const e of events) {
     const vector = contribution(e)
     const at = e.occurredAt.getTime()
@@ -88,11 +133,23 @@ export function aggregate(events: readonly UsageEvent[]): Map<CubeName, RollupRo
           row = { organizationId: e.organizationId, grain, bucketStart, dims, sums: new Array<bigint>(width).fill(0n), latencyMax: 0, ttftMax: 0 }
           rows.set(key, row)
         }
-        for (let i = 0; i < width; i++) row.sums[i] += vector[i]
-        if (latency > row.latencyMax) row.latencyMax = latency
-        if (ttft > row.ttftMax) row.ttftMax = ttft
+        addInto(row, vector, width, latency, ttft)
+      }
+      const dayRows = byDay.get(cube) as Map<string, LocalDayRow>
+      for (const timeZone of zones) {
+        const day = dateOf(timeZone, at)
+        const key = `${e.organizationId}\u0001${timeZone}\u0001${day}\u0001${dimKey}`
+        let row = dayRows.get(key)
+        if (!row) {
+          row = { organizationId: e.organizationId, timeZone, day, dims, sums: new Array<bigint>(width).fill(0n), latencyMax: 0, ttftMax: 0 }
+          dayRows.set(key, row)
+        }
+        addInto(row, vector, width, latency, ttft)
       }
     }
   }
-  return new Map([...byCube].map(([cube, rows]) => [cube, [...rows.values()]]))
+  return {
+    grains: new Map([...byCube].map(([cube, rows]) => [cube, [...rows.values()]])),
+    localDays: new Map([...byDay].map(([cube, rows]) => [cube, [...rows.values()]])),
+  }
 }

@@ -85,6 +85,11 @@ export function tableOf(cube: CubeName): string {
   return `analytics_rollup_${cube}`
 }
 
+/** The local-day tier table of a cube (analytics:0002_local_day). */
+export function localDayTableOf(cube: CubeName): string {
+  return `analytics_local_day_${cube}`
+}
+
 /** Index of the bucket a value falls in (bounds inclusive upper; last bucket open). */
 export function histogramIndex(bounds: readonly number[], value: number): number {
   let lo = 0

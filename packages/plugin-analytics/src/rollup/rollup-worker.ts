@@ -1,5 +1,6 @@
 import type { MetricsRegistry, StoredUsageEvent, TxEntityManager, UsageEventReader, WorkerDefinition } from '@tollgate/core'
 import { aggregate } from './aggregate.js'
+import { syncLocalDayZones, zonesForBatch } from './local-day.js'
 import { upsertRollups } from './upsert.js'
 
 /** The usage-event consumer name of the rollups (its cursor row in core_event_cursor). */
@@ -28,7 +29,8 @@ export async function rollUpBatch(usage: UsageEventReader, options: RollUpOption
     ROLLUP_CONSUMER,
     options.limit,
     async (events, em) => {
-      await upsertRollups(em, aggregate(events))
+      // The zones read here (under a lock a zone's backfill waits for) get this batch's local-day rows.
+      await upsertRollups(em, aggregate(events, await zonesForBatch(em)))
       for (const e of events) if (!newest || e.occurredAt > newest) newest = e.occurredAt
       await options.beforeCommit?.(events)
     },
@@ -37,8 +39,12 @@ export async function rollUpBatch(usage: UsageEventReader, options: RollUpOption
   return { count, newest }
 }
 
-/** The rollup worker: runs on one instance at a time, and again at once while a full batch came back. */
-export function rollupWorker(usage: UsageEventReader, metrics: MetricsRegistry, options: { intervalMs: number; batchSize: number }): WorkerDefinition {
+/**
+ * The rollup worker: runs on one instance at a time, and again at once while a full batch came back.
+ * Each run rolls up one batch, then makes the local-day tier's zones equal `localDayZones` (a new
+ * zone is backfilled in the run's transaction).
+ */
+export function rollupWorker(usage: UsageEventReader, metrics: MetricsRegistry, options: { intervalMs: number; batchSize: number; localDayZones: readonly string[] }): WorkerDefinition {
   const events = metrics.counter({ name: 'tollgate_analytics_rollup_events_total', help: 'Usage events rolled up into the analytics rollups' })
   const duration = metrics.histogram({
     name: 'tollgate_analytics_rollup_batch_duration_seconds',
@@ -49,9 +55,13 @@ export function rollupWorker(usage: UsageEventReader, metrics: MetricsRegistry, 
   return {
     name: ROLLUP_WORKER,
     intervalMs: options.intervalMs,
-    async run({ em }) {
+    async run({ em, log }) {
       const started = performance.now()
       const { count, newest } = await rollUpBatch(usage, { limit: options.batchSize, em })
+      // After the batch: this transaction now holds the rollup cursor, so no batch can run while
+      // the zone list changes, and locks are taken in the batches' order (cursor, then zone list).
+      const zones = await syncLocalDayZones(em, options.localDayZones)
+      if (zones.added.length + zones.removed.length > 0) log.info(zones, 'analytics local-day zones changed (added ones backfilled)')
       if (count > 0) {
         events.inc(count)
         duration.observe((performance.now() - started) / 1000)

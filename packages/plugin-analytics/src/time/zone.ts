@@ -20,13 +20,32 @@ export function nextDate(d: { year: number; month: number; day: number }): { yea
   return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() }
 }
 
+/** Memo of day starts by zone and date: bounded, cleared whole when full (a day's start never changes for a given tz database). */
+const dayStarts = new Map<string, number>()
+const DAY_STARTS_MAX = 100_000
+
+/**
+ * The UTC instant a local date starts at (core's localToUtc, memoized): localToUtc costs several
+ * Intl formatting calls, and a year of daily buckets asks for 365 of them on every request.
+ */
+export function dayStart(timeZone: string, date: { year: number; month: number; day: number }): number {
+  const key = `${timeZone}\u0001${date.year}-${date.month}-${date.day}`
+  let start = dayStarts.get(key)
+  if (start === undefined) {
+    start = localToUtc(timeZone, date.year, date.month, date.day)
+    if (dayStarts.size >= DAY_STARTS_MAX) dayStarts.clear()
+    dayStarts.set(key, start)
+  }
+  return start
+}
+
 /** Starts of the local days strictly inside (from, to), as UTC instants. */
 export function dayStartsBetween(timeZone: string, from: number, to: number): number[] {
   const out: number[] = []
   let date = localDate(timeZone, from)
   for (;;) {
     date = nextDate(date)
-    const start = localToUtc(timeZone, date.year, date.month, date.day)
+    const start = dayStart(timeZone, date)
     if (start >= to) return out
     if (start > from) out.push(start)
   }
@@ -61,10 +80,19 @@ function pad(n: number, width = 2): string {
   return String(Math.abs(n)).padStart(width, '0')
 }
 
-/** "2026-06-01" — the local date of an instant. */
+const dateLabels = new Map<string, string>()
+
+/** "2026-06-01" — the local date of an instant (memoized like dayStart: a year's buckets label 365 day starts per request). */
 export function localDateLabel(timeZone: string, instant: number): string {
-  const p = localParts(timeZone, instant)
-  return `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)}`
+  const key = `${timeZone}\u0001${instant}`
+  let label = dateLabels.get(key)
+  if (label === undefined) {
+    const p = localParts(timeZone, instant)
+    label = `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)}`
+    if (dateLabels.size >= DAY_STARTS_MAX) dateLabels.clear()
+    dateLabels.set(key, label)
+  }
+  return label
 }
 
 /** "2026-06-01T10:00+02:00" — the local hour of an instant with its offset (tells repeated DST hours apart). */

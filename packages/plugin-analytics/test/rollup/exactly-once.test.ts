@@ -13,6 +13,8 @@ import { seeded, usageEvent } from '../support.ts'
 
 const ORG = '0b7a3c1e-0000-4000-8000-00000000000a'
 const OTHER_ORG = '0b7a3c1e-0000-4000-8000-00000000000b'
+/** Zones with a local-day tier: their tiers must be exactly once too (backfilled, then kept by every batch). */
+const ZONES = ['Asia/Kathmandu', 'America/New_York']
 
 function events(count: number, seed: number, prefix: string): UsageEvent[] {
   const rand = seeded(seed)
@@ -46,7 +48,7 @@ async function openGateway(testDb: TestDatabase): Promise<Gateway> {
     security: { providerKeyEncryptionKey: Buffer.alloc(32, 7).toString('base64') },
     usage: { flushIntervalMs: 20 },
     models: [{ name: 'mock-echo', provider: 'mock', prices: { input: '1', output: '2' } }],
-    plugins: [analyticsPlugin({ rollup: { intervalMs: 3_600_000, batchSize: 400 } })],
+    plugins: [analyticsPlugin({ rollup: { intervalMs: 3_600_000, batchSize: 400, localDayZones: ZONES } })],
   })
 }
 
@@ -82,6 +84,25 @@ async function assertExact(t: Test, gw: Gateway, label: string): Promise<void> {
     }
   }
   t.equal(mismatches, 0, `${label}: every cube and grain equals the raw events (${raw.requests} events)`)
+  const zones = (await em.execute<{ time_zone: string }[]>('select time_zone from analytics_local_day_zone order by 1', [], 'all')).map((r) => r.time_zone)
+  t.same(zones, [...ZONES].sort(), `${label}: the configured zones have a local-day tier`)
+  let tierMismatches = 0
+  for (const cube of Object.keys(CUBES)) {
+    for (const zone of zones) {
+      const [r] = await em.execute<Record<string, string>[]>(
+        `select sum(requests)::text as requests, sum(cost)::text as cost, sum(market_cost)::text as market_cost, sum(input_tokens)::text as input_tokens,
+                sum(output_tokens)::text as output_tokens, sum(errors)::text as errors, sum(ttft_count)::text as ttft_count
+           from analytics_local_day_${cube} where time_zone = ?`,
+        [zone],
+        'all',
+      )
+      if (JSON.stringify(r) !== JSON.stringify(raw)) {
+        tierMismatches++
+        t.fail(`${label}: local-day tier ${cube} ${zone}: ${JSON.stringify(r)} vs raw ${JSON.stringify(raw)}`)
+      }
+    }
+  }
+  t.equal(tierMismatches, 0, `${label}: every cube's local-day tier equals the raw events`)
 }
 
 async function drain(gw: Gateway): Promise<void> {
@@ -106,6 +127,16 @@ t.test('a worker killed between batches (and mid-batch) and restarted counts eve
   })
   const first = await openGateway(testDb)
   await write(first, events(1500, 1, 'crash'))
+  // The reader sees only events below the cluster's snapshot xmin (other test files' transactions
+  // count): wait, bounded, until all 1500 are visible, so the batches below are full.
+  for (let deadline = Date.now() + 30_000; ; ) {
+    const [{ visible }] = await first.db.orm.em
+      .fork()
+      .execute<{ visible: number }[]>('select count(*)::int as visible from core_usage_event where tx_id < pg_snapshot_xmin(pg_current_snapshot())', [], 'all')
+    if (visible >= 1500) break
+    if (Date.now() > deadline) throw new Error(`only ${visible} of 1500 events visible to the reader`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
   // Two batches commit, then the instance dies after writing a third batch's rollups but before
   // the commit: the transaction rolls back and takes the upsert with it.
   t.equal((await rollUpBatch(first.usage, { limit: 400 })).count, 400)

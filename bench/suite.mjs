@@ -8,6 +8,9 @@
 // time-to-first-token overhead, CPU time per request and peak RSS of each server, as a table and as
 // JSON, and checks the targets. Not a test: runs vary by tens of percent on a shared machine, so
 // compare only within one run (targets are measured in alternation, each figure the median of rounds).
+// On PostgreSQL each gateway has a database of its own (created and dropped by the run); before
+// each round every target is left to finish work earlier rounds queued (usage flushes, rollups,
+// settlement), and a target's CPU per request includes the work its round left behind.
 //
 //   npm run bench                                   # 50 connections, 5 s warm-up, 2 rounds of 10 s each
 //   BENCH_SECONDS=30 BENCH_WARMUP=30 BENCH_ROUNDS=3 npm run bench
@@ -34,8 +37,8 @@ const quiet = !process.env.BENCH_VERBOSE
 const children = []
 
 /** Starts a bench process; resolves with the first JSON line it prints. */
-async function start(script, args = [], extraArgs = nodeArgs) {
-  const child = spawn(process.execPath, [...extraArgs, `${here}${script}`, ...args], { stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'], env: process.env, cwd: root })
+async function start(script, args = [], extraArgs = nodeArgs, env = process.env) {
+  const child = spawn(process.execPath, [...extraArgs, `${here}${script}`, ...args], { stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'], env, cwd: root })
   children.push(child)
   const lines = createInterface({ input: child.stdout })
   for await (const line of lines) {
@@ -79,6 +82,56 @@ async function load(target, scenario, duration, samples) {
   return JSON.parse(out.trim().split('\n').at(-1))
 }
 
+/**
+ * Each gateway gets a database of its own on the PostgreSQL server (DATABASE_URL): on a shared one
+ * the full assembly's background consumers (rollups, settlement, the audit request log) would
+ * also work through the core-only gateway's usage events, during the core-only rounds. Dropped
+ * at the end.
+ */
+const benchDatabases = []
+async function ownDatabase(name) {
+  if (!process.env.DATABASE_URL) return process.env
+  const { default: pg } = await import('pg')
+  const db = `tg_bench_${name}_${Date.now().toString(36)}`
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+  await admin.connect()
+  try {
+    await admin.query(`create database ${db}`)
+  } finally {
+    await admin.end()
+  }
+  benchDatabases.push(db)
+  const url = new URL(process.env.DATABASE_URL)
+  url.pathname = `/${db}`
+  return { ...process.env, DATABASE_URL: url.toString() }
+}
+
+async function dropDatabases() {
+  if (!process.env.DATABASE_URL || benchDatabases.length === 0) return
+  const { default: pg } = await import('pg')
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL })
+  await admin.connect()
+  try {
+    for (const db of benchDatabases) await admin.query(`drop database if exists ${db} with (force)`)
+  } finally {
+    await admin.end()
+  }
+}
+
+/**
+ * Waits (at most 30 s) until no target is still busy with work a previous round left (a usage
+ * flush, a rollup or settlement batch): below 5% of a core over half a second each. Otherwise
+ * that work would run during, and be charged to, the next target's round.
+ */
+async function quiesce(targets) {
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    const before = targets.map((t) => cpuMicros(t.pid))
+    await new Promise((r) => setTimeout(r, 500))
+    if (targets.every((t, i) => cpuMicros(t.pid) - before[i] < 25_000)) return
+  }
+}
+
 function median(values) {
   const sorted = values.filter((v) => v !== undefined).sort((a, b) => a - b)
   if (sorted.length === 0) return undefined
@@ -115,11 +168,11 @@ try {
     targets.push({ key: 'bare', name: 'bare fastify+undici proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, headers: {}, pid: bare.pid })
   }
   if (only('BENCH_TARGETS', 'core')) {
-    const core = await start('gateway-core.mjs', [upstreamUrl])
+    const core = await start('gateway-core.mjs', [upstreamUrl], nodeArgs, await ownDatabase('core'))
     targets.push({ key: 'core', name: 'gateway (core only)', url: `http://127.0.0.1:${core.port}/v1/chat/completions`, headers: { authorization: `Bearer ${core.apiKey}` }, pid: core.pid })
   }
   if (only('BENCH_TARGETS', 'full')) {
-    const full = await start('gateway-full.mjs', [upstreamUrl])
+    const full = await start('gateway-full.mjs', [upstreamUrl], nodeArgs, await ownDatabase('full'))
     pluginsLoaded = full.plugins
     targets.push({ key: 'full', name: 'gateway (full assembly)', url: `http://127.0.0.1:${full.port}/v1/chat/completions`, headers: { authorization: `Bearer ${full.apiKey}` }, pid: full.pid })
   }
@@ -144,9 +197,12 @@ try {
     const samples = new Map(targets.map((t) => [t.key, []]))
     for (let round = 1; round <= rounds; round++) {
       for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
+        await quiesce(targets)
         process.stderr.write(`round ${round}/${rounds}: ${target.name} (${scenario.name}) for ${seconds}s…\n`)
         const cpuBefore = cpuMicros(target.pid)
         const r = await load(target, scenario, seconds, scenario.name === 'stream' && round === 1 ? ttftSamples : 0)
+        // Background work the round queued (rollups, settlement, request-log copies) is its cost too.
+        await quiesce([target])
         const cpu = cpuMicros(target.pid) - cpuBefore
         // Our own targets must answer every request; the peer's failures are reported, not fatal.
         if ((r.non2xx > 0 || r.errors > 0) && target.key !== 'portkey') throw new Error(`${target.name}: ${r.non2xx} non-2xx, ${r.errors} errors`)
@@ -163,6 +219,7 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM')
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)))
+  await dropDatabases()
 }
 
 const round2 = (v) => (v === undefined ? undefined : Math.round(v * 100) / 100)

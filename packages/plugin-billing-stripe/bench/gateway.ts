@@ -2,10 +2,8 @@
 // (the billing plugin with a prepaid balance, an organization monthly budget and a per-key daily
 // budget on every organization: three pools reserved per request). `orgs` organizations, each
 // with one API key. Prints {port, keys} on stdout; on SIGTERM prints settlement figures and exits.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pino from 'pino'
+import { database } from './bench-database.ts'
 import { createGateway, parseUsd } from '@tollgate/core'
 
 // BENCH_BILLING_MODULE: load the plugin from another copy of its source (compare two versions).
@@ -16,28 +14,6 @@ const [upstream, mode, orgsText] = process.argv.slice(2)
 const orgs = Number(orgsText)
 const billing = mode === 'billing'
 const unlimited = { seats: null, requestsPerMonth: null, tokensPerMonth: null, queriesPerMonth: null, storageGb: null }
-/** A database of its own: a fresh PostgreSQL database (dropped at exit) when DATABASE_URL is set, else a PGlite folder. */
-async function database(): Promise<{ options: { url: string } | { dataDir: string }; drop(): Promise<void> }> {
-  const url = process.env.DATABASE_URL
-  if (!url) return { options: { dataDir: mkdtempSync(join(tmpdir(), 'tollgate-billing-bench-')) }, drop: async () => undefined }
-  const pg = (await import('pg')).default
-  const name = `tg_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const u = new URL(url)
-  u.pathname = `/${name}`
-  return {
-    options: { url: u.toString() },
-    async drop() {
-      const c = new pg.Client({ connectionString: url })
-      await c.connect()
-      await c.query(`drop database if exists ${name} with (force)`)
-      await c.end()
-    },
-  }
-}
 const db = await database()
 const gw = await createGateway({
   logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: false })),

@@ -7,11 +7,9 @@
 //   node --import=./test-support/tsx-register.mjs --conditions=tollgate-src \
 //     packages/plugin-billing-stripe/bench/settlement.ts [--orgs 1] [--batch 500] [--batches 40]
 import { readFileSync } from 'node:fs'
-import { mkdtempSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pino from 'pino'
+import { database } from './bench-database.ts'
 import { createGateway, parseUsd, type TxEntityManager } from '@tollgate/core'
 import { billingAccountsRef, billingBudgetsRef, billingLedgerRef, billingPlugin, applicableBudgets, periodBounds, savingsOf, usageDebitKey } from '@tollgate/plugin-billing-stripe'
 import { budgetPoolKey } from '../src/budgets/lease-pools.ts'
@@ -27,28 +25,6 @@ const arg = (name: string, fallback: number) => {
 const orgs = arg('orgs', 1)
 const batchSize = arg('batch', 500)
 const batches = arg('batches', 40)
-
-async function database(): Promise<{ options: { url: string } | { dataDir: string }; drop(): Promise<void> }> {
-  const url = process.env.DATABASE_URL
-  if (!url) return { options: { dataDir: mkdtempSync(join(tmpdir(), 'tollgate-settle-bench-')) }, drop: async () => undefined }
-  const pg = (await import('pg')).default
-  const name = `tg_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const u = new URL(url)
-  u.pathname = `/${name}`
-  return {
-    options: { url: u.toString() },
-    async drop() {
-      const c = new pg.Client({ connectionString: url })
-      await c.connect()
-      await c.query(`drop database if exists ${name} with (force)`)
-      await c.end()
-    },
-  }
-}
 
 const db = await database()
 const gw = await createGateway({

@@ -1,3 +1,4 @@
+import type { RequestCharge } from '../pricing/request-charge.js'
 /**
  * The credit ledger's contract, shared by the metering/budget side and the payments side of the
  * billing plugin. Amounts are picodollars (bigint, 1 USD = 10^12), the unit core prices in; a
@@ -111,24 +112,11 @@ export interface BillingLedger {
  * One settled request. Request charges reach the ledger as one usage_debit per account per
  * settlement batch (`entryId`, reference kind `settlement`); this is the per-request detail.
  */
-export interface RequestSettlement {
-  requestId: string
+export interface RequestSettlement extends Pick<RequestCharge, 'requestId' | 'cost' | 'marketCost' | 'model' | 'inputTokens' | 'outputTokens' | 'cachedReadTokens' | 'cacheWriteTokens' | 'streaming' | 'estimated'> {
   /** The usage_debit entry that includes this request's cost. */
   entryId: string
   accountId: string
-  /** Picodollars charged (at your price). */
-  cost: bigint
-  /** Picodollars at the market rate. */
-  marketCost: bigint
   /** marketCost − cost, never negative. */
   savings: bigint
-  model?: string
-  inputTokens: number
-  outputTokens: number
-  cachedReadTokens: number
-  cacheWriteTokens: number
-  streaming: boolean
-  /** Usage estimated from what was sent (a cut stream), not reported by the provider. */
-  estimated: boolean
   settledAt: Date
 }

@@ -4,66 +4,8 @@ import type { StoredUsageEvent } from './usage-event.js'
 /** A transaction-bound EntityManager as given to a consumer's handler. */
 export type TxEntityManager = ReturnType<Database['orm']['em']['fork']>
 
-interface Row {
-  id: string
-  tx: string
-  request_id: string
-  occurred_at: Date | string
-  organization_id: string
-  project_id: string | null
-  api_key_id: string | null
-  user_id: string | null
-  provider: string | null
-  model: string | null
-  upstream_model: string | null
-  input_tokens: number
-  output_tokens: number
-  cached_read_tokens: number
-  cache_write_tokens: number
-  cost: string
-  market_cost: string
-  latency_ms: number
-  ttft_ms: number | null
-  status: number
-  error_code: string | null
-  streaming: boolean
-  client_ip: string | null
-  user_agent: string | null
-  app_name: string | null
-  estimated: boolean
-  failed_attempts: unknown
-}
-
-function toEvent(r: Row): StoredUsageEvent {
-  return {
-    id: BigInt(r.id),
-    requestId: r.request_id,
-    occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
-    organizationId: r.organization_id,
-    projectId: r.project_id ?? undefined,
-    apiKeyId: r.api_key_id ?? undefined,
-    userId: r.user_id ?? undefined,
-    provider: r.provider ?? undefined,
-    model: r.model ?? undefined,
-    upstreamModel: r.upstream_model ?? undefined,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    cachedReadTokens: r.cached_read_tokens,
-    cacheWriteTokens: r.cache_write_tokens,
-    cost: BigInt(r.cost),
-    marketCost: BigInt(r.market_cost),
-    latencyMs: r.latency_ms,
-    ttftMs: r.ttft_ms ?? undefined,
-    status: r.status,
-    errorCode: r.error_code ?? undefined,
-    streaming: r.streaming,
-    clientIp: r.client_ip ?? undefined,
-    userAgent: r.user_agent ?? undefined,
-    appName: r.app_name ?? undefined,
-    estimated: r.estimated,
-    failedAttempts: (typeof r.failed_attempts === 'string' ? JSON.parse(r.failed_attempts) : r.failed_attempts) ?? undefined,
-  }
-}
+/** A row as read: the event's columns, and its position in the log (id, inserting transaction). */
+type Row = { id: string; tx: string } & Record<string, unknown>
 
 /** A field of a stored usage event, for reading only some of them (see `consume`'s `fields`). */
 export type UsageEventField = keyof StoredUsageEvent
@@ -72,7 +14,7 @@ type Converters = { [K in UsageEventField]: [column: string, convert: (value: ne
 const orUndefined = <T>(v: T | null): T | undefined => v ?? undefined
 const same = <T>(v: T): T => v
 
-/** Each field's column and its conversion from the driver's value (the same as toEvent's). */
+/** Each field's column and its conversion from the driver's value (null becomes undefined for optional fields). */
 const FIELDS: Converters = {
   id: ['id', (v: string) => BigInt(v)],
   requestId: ['request_id', same<string>],
@@ -101,6 +43,9 @@ const FIELDS: Converters = {
   estimated: ['estimated', same<boolean>],
   failedAttempts: ['failed_attempts', (v: unknown) => ((typeof v === 'string' ? JSON.parse(v) : v) ?? undefined) as StoredUsageEvent['failedAttempts']],
 }
+
+/** Every field: a read without `fields`. */
+const ALL_FIELDS = Object.keys(FIELDS) as UsageEventField[]
 
 /** The fields every projected read includes: the event's identity and position. */
 const ALWAYS: readonly UsageEventField[] = ['id', 'requestId']
@@ -188,7 +133,7 @@ export class UsageEventReader {
       fields?: readonly F[]
     } = {},
   ): Promise<number> {
-    const p = options.fields ? projection(options.fields) : undefined
+    const p = projection(options.fields ?? ALL_FIELDS)
     return (options.em ?? this.#db.orm.em.fork()).transactional(async (em) => {
       await em.execute('insert into core_event_cursor (consumer) values (?) on conflict (consumer) do nothing', [consumer], 'run')
       const [cursor] = await em.execute<{ tx: string; last_id: string }[]>(
@@ -197,7 +142,7 @@ export class UsageEventReader {
         'all',
       )
       const rows = await em.execute<Row[]>(
-        `select ${p ? p.select : '*'}, tx_id::text as tx from core_usage_event
+        `select ${p.select}, tx_id::text as tx from core_usage_event
           where (tx_id, id) > (?::xid8, ?::bigint)
             and tx_id < pg_snapshot_xmin(pg_current_snapshot())
           order by tx_id, id limit ?`,
@@ -205,7 +150,7 @@ export class UsageEventReader {
         'all',
       )
       if (rows.length === 0) return 0
-      const events = p ? rows.map((r) => p.toEvent(r as unknown as Record<string, unknown>)) : rows.map(toEvent)
+      const events = rows.map(p.toEvent)
       await handler(events as Pick<StoredUsageEvent, F | 'id' | 'requestId'>[], em)
       const last = rows[rows.length - 1]
       await em.execute('update core_event_cursor set tx_id = ?::xid8, last_id = ?, updated_at = now() where consumer = ?', [last.tx, last.id, consumer], 'run')

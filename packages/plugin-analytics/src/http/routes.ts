@@ -36,15 +36,23 @@ async function resolve(request: FastifyRequest, deps: RouteDeps, query: Query): 
   return { access, projectId }
 }
 
+/**
+ * The common start of the organization-or-project views: no parameter outside `allowed`, the
+ * caller's access to the organization (and project), and the time range (30 days by default).
+ */
+async function scopedRange(request: FastifyRequest, deps: RouteDeps, query: Query, allowed: readonly string[], now: number): Promise<{ access: CallerAccess; projectId?: string; range: TimeRange }> {
+  rejectUnknown(query, ['organizationId', 'projectId', ...allowed, ...RANGE])
+  const { access, projectId } = await resolve(request, deps, query)
+  return { access, projectId, range: parseTimeRange(query, now, { window: '30d' }) }
+}
+
 /** GET /analytics/summary|activity|members|members/:userId|models. */
 export function registerAnalyticsRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const now = deps.now ?? Date.now
 
   app.get('/summary', async (request, reply) => {
     const query = request.query as Query
-    rejectUnknown(query, ['organizationId', 'projectId', ...RANGE])
-    const { access, projectId } = await resolve(request, deps, query)
-    const range = parseTimeRange(query, now(), { window: '30d' })
+    const { access, projectId, range } = await scopedRange(request, deps, query, [], now())
     const format = enumParam(query, 'format', FORMATS)
     enforcePlan(access, deps.policy, { orgWide: access.orgWide && !projectId, days: spanDays(range) })
     const body = await deps.service.summary(scopeFor(access, projectId), range)
@@ -56,9 +64,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, deps: RouteDeps): 
 
   app.get('/activity', async (request, reply) => {
     const query = request.query as Query
-    rejectUnknown(query, ['organizationId', 'projectId', 'groupBy', 'table', ...RANGE])
-    const { access, projectId } = await resolve(request, deps, query)
-    const range = parseTimeRange(query, now(), { window: '30d' })
+    const { access, projectId, range } = await scopedRange(request, deps, query, ['groupBy', 'table'], now())
     const groupBy = enumParam<GroupBy>(query, 'groupBy', GROUP_BYS, 'model') as GroupBy
     const table = enumParam(query, 'table', ['series', 'ranking'] as const, 'series')
     const format = enumParam(query, 'format', FORMATS)
@@ -105,9 +111,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, deps: RouteDeps): 
 
   app.get('/models', async (request, reply) => {
     const query = request.query as Query
-    rejectUnknown(query, ['organizationId', 'projectId', ...RANGE])
-    const { access, projectId } = await resolve(request, deps, query)
-    const range = parseTimeRange(query, now(), { window: '30d' })
+    const { access, projectId, range } = await scopedRange(request, deps, query, [], now())
     const format = enumParam(query, 'format', FORMATS)
     enforcePlan(access, deps.policy, { orgWide: access.orgWide && !projectId, days: spanDays(range) })
     const body = await deps.service.models(scopeFor(access, projectId), range)

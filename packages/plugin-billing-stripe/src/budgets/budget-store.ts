@@ -1,3 +1,4 @@
+import { OrgCache } from './org-cache.js'
 import { randomUUID } from 'node:crypto'
 import { type Database, type Role, TollgateError, type TxEntityManager } from '@tollgate/core'
 import { big } from '../ledger/ledger-rows.js'
@@ -133,30 +134,24 @@ export function describeBudget(b: Budget): string {
  */
 export class BudgetStore {
   readonly #db: Database
-  readonly #ttlMs: number
-  readonly #cache = new Map<string, { value: Budget[]; at: number; refreshing?: boolean }>()
+  readonly #cache: OrgCache<Budget[]>
 
   constructor(db: Database, options: { ttlMs?: number } = {}) {
     this.#db = db
-    this.#ttlMs = options.ttlMs ?? 5_000
+    this.#cache = new OrgCache(async (organizationId, em) => {
+      const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_budget where organization_id = ? and deleted_at is null order by created_at', [organizationId], 'all')
+      return rows.map(fromRow)
+    }, options.ttlMs ?? 5_000)
   }
 
   /** An organization's budgets from the cache, or undefined before the first load. */
   cached(organizationId: string): Budget[] | undefined {
-    const hit = this.#cache.get(organizationId)
-    if (!hit) return undefined
-    if (Date.now() - hit.at > this.#ttlMs && !hit.refreshing) {
-      hit.refreshing = true
-      void this.#load(organizationId).catch(() => {
-        hit.refreshing = false
-      })
-    }
-    return hit.value
+    return this.#cache.cached(organizationId)
   }
 
   /** An organization's budgets. */
   async list(organizationId: string, em?: TxEntityManager): Promise<Budget[]> {
-    return this.cached(organizationId) ?? this.#load(organizationId, em)
+    return this.#cache.get(organizationId, em)
   }
 
   /** One budget of an organization, fresh from the database. */
@@ -193,7 +188,7 @@ export class BudgetStore {
       }
       throw err
     }
-    await this.#load(input.organizationId)
+    await this.#cache.load(input.organizationId)
     return this.get(input.organizationId, id)
   }
 
@@ -219,7 +214,7 @@ export class BudgetStore {
       params.push(patch.name)
     }
     if (sets.length > 0) await this.#db.orm.em.fork().execute(`update billing_budget set ${sets.join(', ')}, updated_at = now() where id = ? and organization_id = ?`, [...params, id, organizationId], 'run')
-    await this.#load(organizationId)
+    await this.#cache.load(organizationId)
     return this.get(organizationId, id)
   }
 
@@ -227,13 +222,6 @@ export class BudgetStore {
   async remove(organizationId: string, id: string): Promise<void> {
     await this.get(organizationId, id)
     await this.#db.orm.em.fork().execute('update billing_budget set deleted_at = now() where id = ? and organization_id = ?', [id, organizationId], 'run')
-    await this.#load(organizationId)
-  }
-
-  async #load(organizationId: string, em?: TxEntityManager): Promise<Budget[]> {
-    const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_budget where organization_id = ? and deleted_at is null order by created_at', [organizationId], 'all')
-    const value = rows.map(fromRow)
-    this.#cache.set(organizationId, { value, at: Date.now() })
-    return value
+    await this.#cache.load(organizationId)
   }
 }

@@ -1,3 +1,4 @@
+import { OrgCache } from './org-cache.js'
 import { createServiceRef, type Database, parseUsd, TollgateError, type TxEntityManager } from '@tollgate/core'
 import type { LedgerSideConfig } from '../config.js'
 import { big } from '../ledger/ledger-rows.js'
@@ -54,14 +55,16 @@ function json<T>(v: unknown): T | null {
 export class OrgSettingsStore {
   readonly #db: Database
   readonly #config: LedgerSideConfig
-  readonly #ttlMs: number
-  readonly #cache = new Map<string, { value: OrgBillingSettings; at: number; refreshing?: boolean }>()
+  readonly #cache: OrgCache<OrgBillingSettings>
   readonly #listeners: ((s: OrgBillingSettings) => void)[] = []
 
   constructor(db: Database, config: LedgerSideConfig, options: { ttlMs?: number } = {}) {
     this.#db = db
     this.#config = config
-    this.#ttlMs = options.ttlMs ?? 5_000
+    this.#cache = new OrgCache(async (organizationId, em) => {
+      const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_org_settings where organization_id = ?', [organizationId], 'all')
+      return this.#fromRow(organizationId, rows[0])
+    }, options.ttlMs ?? 5_000)
   }
 
   /** Called when an organization's settings change on this instance. */
@@ -71,20 +74,12 @@ export class OrgSettingsStore {
 
   /** The settings from the cache (refreshing in the background when stale), or undefined before the first load. */
   cached(organizationId: string): OrgBillingSettings | undefined {
-    const hit = this.#cache.get(organizationId)
-    if (!hit) return undefined
-    if (Date.now() - hit.at > this.#ttlMs && !hit.refreshing) {
-      hit.refreshing = true
-      void this.#load(organizationId).catch(() => {
-        hit.refreshing = false
-      })
-    }
-    return hit.value
+    return this.#cache.cached(organizationId)
   }
 
   /** The settings, loading them when not cached. */
   async get(organizationId: string, em?: TxEntityManager): Promise<OrgBillingSettings> {
-    return this.cached(organizationId) ?? this.#load(organizationId, em)
+    return this.#cache.get(organizationId, em)
   }
 
   /** Applies a change and returns the new settings. */
@@ -109,16 +104,9 @@ export class OrgSettingsStore {
     const em = this.#db.orm.em.fork()
     await em.execute('insert into billing_org_settings (organization_id) values (?) on conflict do nothing', [organizationId], 'run')
     if (sets.length > 0) await em.execute(`update billing_org_settings set ${sets.join(', ')}, updated_at = now() where organization_id = ?`, [...params, organizationId], 'run')
-    const fresh = await this.#load(organizationId)
+    const fresh = await this.#cache.load(organizationId)
     for (const l of this.#listeners) l(fresh)
     return fresh
-  }
-
-  async #load(organizationId: string, em?: TxEntityManager): Promise<OrgBillingSettings> {
-    const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_org_settings where organization_id = ?', [organizationId], 'all')
-    const value = this.#fromRow(organizationId, rows[0])
-    this.#cache.set(organizationId, { value, at: Date.now() })
-    return value
   }
 
   #fromRow(organizationId: string, r: Row | undefined): OrgBillingSettings {

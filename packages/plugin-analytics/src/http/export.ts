@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify'
 /** A flat table for CSV: column names and rows of cell values. */
 export interface Table {
   columns: string[]
-  rows: Record<string, unknown>[]
+  /** Rows as objects keyed by column name. */
+  rows: readonly object[]
 }
 
 /**
@@ -24,7 +25,7 @@ export function sendView(reply: FastifyReply, format: 'json' | 'csv' | undefined
   reply.header('cache-control', 'no-store')
   if (format === 'csv') {
     const t = table()
-    const csv = stringify([t.columns, ...t.rows.map((r) => t.columns.map((c) => cell(r[c])))], { eof: true, record_delimiter: 'windows' })
+    const csv = stringify([t.columns, ...t.rows.map((r) => t.columns.map((c) => cell((r as Record<string, unknown>)[c])))], { eof: true, record_delimiter: 'windows' })
     return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`).send(csv)
   }
   if (format === 'json') reply.header('content-disposition', `attachment; filename="${filename}.json"`)

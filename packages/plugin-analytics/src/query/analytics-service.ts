@@ -2,7 +2,7 @@ import type { Database, IdentityService, TxEntityManager } from '@tollgate/core'
 import { notFound } from '../errors.js'
 import { CUBES, type CubeName, type Dim } from '../rollup/cubes.js'
 import { localDateLabel, localTimeLabel } from '../time/zone.js'
-import { addSums, costPer1kTokens, type Percentiles, percentilesOf, type Sums, totalsOf, zeroSums } from './measures.js'
+import { addSums, costPer1kTokens, type Percentiles, percentilesOf, type SeriesCell, seriesCellFrom, type Sums, totalsOf, zeroSums } from './measures.js'
 import type { TimeRange } from './params.js'
 import { type CubeRow, queryCube } from './rollup-query.js'
 import { querySeries } from './series-query.js'
@@ -99,15 +99,31 @@ export class AnalyticsService {
     const filters = Object.keys(scopeFilters(scope)) as Dim[]
     const query = { cube: chooseCube([...filters, dim]), organizationId: scope.organizationId, filters: scopeFilters(scope), groupBy: [dim], boundaries: range.boundaries, timeZone: range.timeZone }
     // Cells, per-group and grand totals come added up and formatted from the database (querySeries).
-    const [result, labels] = await Promise.all([this.#read((em) => querySeries(em, query)), this.#labels(scope.organizationId, groupBy)])
     const buckets = bucketsOf(range)
-    // Within a bucket, groups in locale order: ranked once per distinct group, not per comparison,
-    // and each cell's sort key computed once (bucket, then the group's rank).
-    const order = new Map(result.groups.map((g) => String(g.key)).sort((a, b) => a.localeCompare(b)).map((k, i) => [k, i]))
-    const width = order.size + 1
-    const keyed = result.cells.map((r) => ({ at: r.bucket * width + (order.get(String(r.key)) ?? 0), r }))
-    keyed.sort((a, b) => a.at - b.at)
-    const series = keyed.map(({ r }) => ({ bucketStart: buckets[r.bucket].start, bucketLabel: buckets[r.bucket].label, key: r.key, label: labelOf(labels, r.key, groupBy), ...r.totals }))
+    // Each cell is built whole where it is read (a year by model is 10,950 of them), once the
+    // labels read alongside the series have arrived.
+    const labelsRead = this.#labels(scope.organizationId, groupBy)
+    const builder = labelsRead.then((labels) => {
+      const labelOfKey = new Map<string | null, string>()
+      return (b: number, key: string | null, counts: readonly number[], cost: string, marketCost: string, savings: string) => {
+        let label = labelOfKey.get(key)
+        if (label === undefined) {
+          label = labelOf(labels, key, groupBy)
+          labelOfKey.set(key, label)
+        }
+        return seriesCellFrom(buckets[b].start, buckets[b].label, key, label, counts, cost, marketCost, savings)
+      }
+    })
+    const [result, labels] = await Promise.all([this.#read((em) => querySeries(em, query, builder)), labelsRead])
+    // Within a bucket, groups in locale order (ranked once per group, not per comparison).
+    const ordered = result.groups.map((g) => ({ g, sortKey: String(g.key) })).sort((a, b) => a.sortKey.localeCompare(b.sortKey))
+    const series: SeriesCell[] = []
+    for (let b = 0; b < buckets.length; b++) {
+      for (const { g } of ordered) {
+        const c = g.cells[b]
+        if (c) series.push(c)
+      }
+    }
     const totalCost = result.total.cost
     const ranking = result.groups
       .map((g) => ({ key: g.key, label: labelOf(labels, g.key, groupBy), share: totalCost === 0n ? 0 : Number((g.cost * 1_000_000n) / totalCost) / 1_000_000, ...g.totals, costPicodollars: g.cost }))

@@ -66,7 +66,12 @@ export interface Counts {
   ttftSumMs: number
 }
 
-/** Totals from counts and money already formatted as USD (the one place the derived figures are computed). */
+/** Errors per request, to six places (0 without requests). */
+const errorRateOf = (requests: number, errors: number) => (requests === 0 ? 0 : round(errors / requests, 6))
+/** A mean to one decimal place (null over nothing). */
+const meanOf = (sum: number, count: number) => (count === 0 ? null : round(sum / count, 1))
+
+/** Totals from counts and money already formatted as USD (the derived figures: errorRateOf, meanOf). */
 export function totalsFrom(c: Counts, cost: string, marketCost: string, savings: string): Totals {
   return {
     cost,
@@ -75,14 +80,50 @@ export function totalsFrom(c: Counts, cost: string, marketCost: string, savings:
     requests: c.requests,
     errors: c.errors,
     aborted: c.aborted,
-    errorRate: c.requests === 0 ? 0 : round(c.errors / c.requests, 6),
+    errorRate: errorRateOf(c.requests, c.errors),
     inputTokens: c.inputTokens,
     outputTokens: c.outputTokens,
     cachedReadTokens: c.cachedReadTokens,
     cacheWriteTokens: c.cacheWriteTokens,
     tokens: c.inputTokens + c.outputTokens,
-    avgLatencyMs: c.requests === 0 ? null : round(c.latencySumMs / c.requests, 1),
-    avgTtftMs: c.ttftCount === 0 ? null : round(c.ttftSumMs / c.ttftCount, 1),
+    avgLatencyMs: meanOf(c.latencySumMs, c.requests),
+    avgTtftMs: meanOf(c.ttftSumMs, c.ttftCount),
+  }
+}
+
+/** One cell of an activity series as shown: its bucket and group, then its totals. */
+export interface SeriesCell extends Totals {
+  bucketStart: string
+  bucketLabel: string
+  key: string | null
+  label: string
+}
+
+/**
+ * A series cell from counts in the packed order (requests, errors, aborted, input, output, cached
+ * read, cache write tokens, latency sum, TTFT count, TTFT sum): the same figures as totalsFrom, built
+ * as one object (a year by model is 10,950 of them).
+ */
+export function seriesCellFrom(bucketStart: string, bucketLabel: string, key: string | null, label: string, c: readonly number[], cost: string, marketCost: string, savings: string): SeriesCell {
+  return {
+    bucketStart,
+    bucketLabel,
+    key,
+    label,
+    cost,
+    marketCost,
+    savings,
+    requests: c[0],
+    errors: c[1],
+    aborted: c[2],
+    errorRate: errorRateOf(c[0], c[1]),
+    inputTokens: c[3],
+    outputTokens: c[4],
+    cachedReadTokens: c[5],
+    cacheWriteTokens: c[6],
+    tokens: c[3] + c[4],
+    avgLatencyMs: meanOf(c[7], c[0]),
+    avgTtftMs: meanOf(c[9], c[8]),
   }
 }
 

@@ -36,7 +36,11 @@ export interface Source {
   with: string
   /** `(… union all …) as u(b, sign, …)`. */
   from: string
+  /** Parameters of `with` then `from`. */
   params: unknown[]
+  /** The two halves of `from`, each `(…) as u(b, sign, …)`: the grain rows, and the local-day tier rows (absent without a plan). */
+  grain: string
+  days?: string
   groupBy: readonly Dim[]
   sums: string[]
   maxes: string[]
@@ -84,7 +88,8 @@ export function sourceOf(q: CubeQuery): Source | undefined {
       ) y
      where (select ready from z)`
   const withZone = plan ? 'with z as (select exists (select 1 from analytics_local_day_zone where time_zone = ?) as ready) ' : ''
-  const from = `(${grainPart}${plan ? ` union all ${dayPart}` : ''}) as u(b, sign, ${measureCols.join(', ')})`
+  const columns = `as u(b, sign, ${measureCols.join(', ')})`
+  const from = `(${grainPart}${plan ? ` union all ${dayPart}` : ''}) ${columns}`
   const filterValues = filters.map(([, v]) => v)
   const params: unknown[] = [
     ...(plan ? [q.timeZone] : []),
@@ -108,7 +113,7 @@ export function sourceOf(q: CubeQuery): Source | undefined {
         ]
       : []),
   ]
-  return { with: withZone, from, params, groupBy, sums, maxes }
+  return { with: withZone, from, params, grain: `(${grainPart}) ${columns}`, ...(plan ? { days: `(${dayPart}) ${columns}` } : {}), groupBy, sums, maxes }
 }
 
 /**

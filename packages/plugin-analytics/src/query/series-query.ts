@@ -1,6 +1,7 @@
 import type { TxEntityManager } from '@tollgate/core'
-import type { Dim } from '../rollup/cubes.js'
+import { CUBES, type Dim } from '../rollup/cubes.js'
 import { type Counts, formatPicoUsd, type Totals, totalsFrom } from './measures.js'
+import { PACKED_COUNTS, PicoSum, readCounts } from './packed-measures.js'
 import { type CubeQuery, sourceOf } from './rollup-query.js'
 
 /** One line of a series: a group in a bucket, a group over all buckets, or the grand total. */
@@ -14,109 +15,187 @@ export interface SeriesLine {
   cost: bigint
 }
 
+/** A group's totals over the range, and its cells by bucket index (undefined: no requests in that bucket). */
+export interface SeriesGroup<C> extends SeriesLine {
+  cells: (C | undefined)[]
+}
+
 /** A series with its per-group and grand totals. */
-export interface Series {
-  cells: SeriesLine[]
-  groups: SeriesLine[]
+export interface Series<C> {
+  groups: SeriesGroup<C>[]
   total: SeriesLine
 }
+
+/**
+ * Builds a cell as the caller shows it, from its bucket index, group, counts (in the packed order:
+ * requests, errors, aborted, input, output, cached read and cache write tokens, latency sum, TTFT
+ * count, TTFT sum) and money formatted as USD.
+ */
+export type CellBuilder<C> = (bucket: number, key: string | null, counts: readonly number[], cost: string, marketCost: string, savings: string) => C
 
 const COUNTS = ['requests', 'errors', 'aborted', 'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'latency_sum_ms', 'ttft_count', 'ttft_sum_ms'] as const
 
 const COUNT_KEYS: (keyof Counts)[] = ['requests', 'errors', 'aborted', 'inputTokens', 'outputTokens', 'cachedReadTokens', 'cacheWriteTokens', 'latencySumMs', 'ttftCount', 'ttftSumMs']
 
-/** Running sums of a group or of the grand total. */
+/** Running sums of a group, of the grand total, or of a cell that several rows add to. */
 interface Accumulator {
   key: string | null
   counts: number[]
-  cost: bigint
-  market: bigint
+  cost: PicoSum
+  market: PicoSum
 }
 
-function add(a: Accumulator, n: Counts, cost: bigint, market: bigint): void {
-  const c = a.counts
-  c[0] += n.requests
-  c[1] += n.errors
-  c[2] += n.aborted
-  c[3] += n.inputTokens
-  c[4] += n.outputTokens
-  c[5] += n.cachedReadTokens
-  c[6] += n.cacheWriteTokens
-  c[7] += n.latencySumMs
-  c[8] += n.ttftCount
-  c[9] += n.ttftSumMs
-  a.cost += cost
-  a.market += market
+/** A cell: its first row (whose USD texts it shows unless another row adds to it), then its sums when one does. */
+interface Cell {
+  counts: number[]
+  /** The first row's packed measures, and where its cost and its USD texts start. */
+  m: string
+  costAt: number
+  usdAt: number
+  /** Set when a second row adds to the cell. */
+  sums?: Accumulator & { rows: string[] }
+}
+
+function addCounts(a: number[], b: readonly number[]): void {
+  for (let i = 0; i < PACKED_COUNTS; i++) a[i] += b[i]
+}
+
+function countsRecord(sums: readonly number[]): Counts {
+  return {
+    requests: sums[0],
+    errors: sums[1],
+    aborted: sums[2],
+    inputTokens: sums[3],
+    outputTokens: sums[4],
+    cachedReadTokens: sums[5],
+    cacheWriteTokens: sums[6],
+    latencySumMs: sums[7],
+    ttftCount: sums[8],
+    ttftSumMs: sums[9],
+  }
 }
 
 /**
- * The totals line of an accumulator. Counts summed as numbers are exact below 2^53; past it (never
- * seen in practice) they are summed again as bigints from the cells it covers, so the figure is the
+ * The counts of an accumulator. Counts summed as numbers are exact below 2^53; past it (never seen
+ * in practice) they are summed again as bigints from the rows they cover, so the figure is the
  * exact sum rounded once, as everywhere else.
  */
-function lineOf(a: Accumulator, cells: () => string[][]): SeriesLine {
-  const sums = a.counts.every(Number.isSafeInteger) ? a.counts : COUNT_KEYS.map((_, i) => Number(cells().reduce((s, v) => s + BigInt(v[i]), 0n)))
-  const counts = Object.fromEntries(COUNT_KEYS.map((k, i) => [k, sums[i]])) as unknown as Counts
-  return { bucket: -1, key: a.key, totals: totalsFrom(counts, formatPicoUsd(a.cost), formatPicoUsd(a.market), formatPicoUsd(a.market - a.cost)), cost: a.cost }
+function countsOfSum(a: Accumulator, rows: () => string[]): number[] {
+  if (a.counts.every(Number.isSafeInteger)) return a.counts
+  const parsed = rows().map((m) => m.split(','))
+  return COUNT_KEYS.map((_, i) => Number(parsed.reduce((s, v) => s + BigInt(v[i]), 0n)))
+}
+
+/** Cost, market cost and savings of an accumulator as USD texts. */
+function moneyOfSum(a: Accumulator): [cost: string, marketCost: string, savings: string] {
+  const cost = a.cost.value()
+  const market = a.market.value()
+  return [formatPicoUsd(cost), formatPicoUsd(market), formatPicoUsd(market - cost)]
+}
+
+/** A group's or the grand total's line. */
+function lineOf(a: Accumulator, rows: () => string[]): SeriesLine {
+  return { bucket: -1, key: a.key, totals: totalsFrom(countsRecord(countsOfSum(a, rows)), ...moneyOfSum(a)), cost: a.cost.value() }
 }
 
 /**
- * A time series of one grouping (or none) with the totals every view shows. The database adds up
- * each cell and formats its money (numeric sums scaled by 10^-12 and trimmed: the same text as
- * formatPicoUsd); Node parses ten numbers and three strings per cell instead of a dozen BigInts
- * (a year by model is 10,950 cells), and adds the cells up into the group and grand totals —
- * counts as numbers (summed again as bigints in the unlikely case one passes 2^53), money as bigints.
- * (Grouping sets in the statement did the totals too, but a sort-based aggregate there cost more
- * than the additions here.)
+ * A time series of one grouping (or none) with the totals every view shows.
+ *
+ * The database sends one row per cell, its measures packed in one text (ten counts, cost and market
+ * cost in picodollars, and the three USD amounts formatted by the database: numeric scaled by 10^-12
+ * and trimmed, the same text as formatPicoUsd). The grain rows are added up per cell in the
+ * statement. The local-day tier's rows are sent as they are when they already are one per cell (a
+ * daily series grouped by the tier's own dimension: grouping 10,950 rows with twelve sums cost the
+ * database more than twice what reading them did), and added up in the statement otherwise. Node
+ * adds the few cells that still arrive in several rows (an edge and its day, one model served by
+ * two providers), and adds every cell into its group's and the grand totals — counts as numbers
+ * (summed again as bigints in the unlikely case one passes 2^53), money as bigints.
  */
-export async function querySeries(em: TxEntityManager, q: CubeQuery & { groupBy: readonly Dim[] }): Promise<Series> {
+export async function querySeries<C>(em: TxEntityManager, q: CubeQuery & { groupBy: readonly Dim[] }, builder: CellBuilder<C> | Promise<CellBuilder<C>>): Promise<Series<C>> {
   if (q.groupBy.length > 1 || q.histograms) throw new Error('querySeries: at most one grouping, sums only')
   const src = sourceOf(q)
-  const empty = (key: string | null): Accumulator => ({ key, counts: COUNT_KEYS.map(() => 0), cost: 0n, market: 0n })
-  if (!src) return { cells: [], groups: [], total: lineOf(empty(null), () => []) }
-  const dim = q.groupBy[0]
-  const sum = (m: string) => `sum(u.${m} * u.sign)`
-  const usd = (expr: string) => `trim_scale((${expr}) * 0.000000000001)`
-  const measures = [...COUNTS.map(sum), sum('cost'), sum('market_cost'), usd(sum('cost')), usd(sum('market_cost')), usd(`${sum('market_cost')} - ${sum('cost')}`)]
-  const sql = `${src.with}select u.b as bucket, ${dim ? `u.${dim}::text` : 'null::text'} as key, concat_ws(',', ${measures.join(', ')}) as m
-      from ${src.from} group by 1${dim ? ', 2' : ''}`
-  const rows = await em.execute<{ bucket: number; key: string | null; m: string }[]>(sql, src.params, 'all')
-  const cells: SeriesLine[] = []
-  const groups = new Map<string | null, Accumulator>()
+  const empty = (key: string | null): Accumulator => ({ key, counts: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], cost: new PicoSum(), market: new PicoSum() })
   const total = empty(null)
+  if (!src) return { groups: [], total: lineOf(total, () => []) }
+  const dim = q.groupBy[0]
+  const key = dim ? `u.${dim}::text` : 'null::text'
+  const usd = (expr: string) => `trim_scale((${expr}) * 0.000000000001)`
+  const summed = (m: string) => `sum(u.${m} * u.sign)`
+  const grouped = `select u.b as bucket, ${key} as key, concat_ws(',', ${[...COUNTS.map(summed), summed('cost'), summed('market_cost'), usd(summed('cost')), usd(summed('market_cost')), usd(`${summed('market_cost')} - ${summed('cost')}`)].join(', ')}) as m`
+  const asIs = `select u.b as bucket, ${key} as key, concat_ws(',', ${[...COUNTS.map((m) => `u.${m}`), 'u.cost', 'u.market_cost', usd('u.cost'), usd('u.market_cost'), usd('u.market_cost::numeric - u.cost')].join(', ')}) as m`
+  const groupBy = `group by 1${dim ? ', 2' : ''}`
+  // The tier's rows are one per day and cube dimension values; sent as they are when the grouping
+  // leaves at most the provider of a model aside (a model is almost always served by one provider).
+  const rowPerCell = (CUBES[q.cube].dims as readonly Dim[]).every((d) => d === dim || (d === 'provider' && dim === 'model'))
+  const daysSql = src.days ? ` union all ${rowPerCell ? `${asIs} from ${src.days}` : `${grouped} from ${src.days} ${groupBy}`}` : ''
+  const sql = `${src.with}${grouped} from ${src.grain} ${groupBy}${daysSql}`
+  const rows = await em.execute<{ bucket: number; key: string | null; m: string }[]>(sql, src.params, 'all')
+
+  const buckets = q.boundaries.length - 1
+  const groups = new Map<string | null, Accumulator & { cells: Cell[] }>()
+  // One row's money, read once and added to its group, the grand total and (rarely) its cell.
+  const cost = new PicoSum()
+  const market = new PicoSum()
   for (const r of rows) {
-    const v = r.m.split(',')
+    const m = r.m
+    const counts = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    const costAt = readCounts(m, counts)
     // With subtracted rows, a group can net to nothing in a bucket (it had no requests there).
-    if (v[0] === '0') continue
-    const key = r.key ?? null
-    const counts: Counts = {
-      requests: Number(v[0]),
-      errors: Number(v[1]),
-      aborted: Number(v[2]),
-      inputTokens: Number(v[3]),
-      outputTokens: Number(v[4]),
-      cachedReadTokens: Number(v[5]),
-      cacheWriteTokens: Number(v[6]),
-      latencySumMs: Number(v[7]),
-      ttftCount: Number(v[8]),
-      ttftSumMs: Number(v[9]),
-    }
-    cells.push({ bucket: Number(r.bucket), key, totals: totalsFrom(counts, v[12], v[13], v[14]), cost: 0n })
-    let group = groups.get(key)
+    if (counts[0] === 0) continue
+    cost.reset()
+    market.reset()
+    const usdAt = market.addText(m, cost.addText(m, costAt))
+    const k = r.key ?? null
+    let group = groups.get(k)
     if (!group) {
-      group = empty(key)
-      groups.set(key, group)
+      group = { ...empty(k), cells: new Array(buckets) }
+      groups.set(k, group)
     }
-    const cost = BigInt(v[10])
-    const market = BigInt(v[11])
-    add(group, counts, cost, market)
-    add(total, counts, cost, market)
+    addCounts(group.counts, counts)
+    group.cost.addSum(cost)
+    group.market.addSum(market)
+    addCounts(total.counts, counts)
+    total.cost.addSum(cost)
+    total.market.addSum(market)
+    const b = Number(r.bucket)
+    const cell = group.cells[b]
+    if (cell === undefined) {
+      group.cells[b] = { counts, m, costAt, usdAt }
+      continue
+    }
+    // A second row of the cell: its sums start from the first row, read again.
+    if (!cell.sums) {
+      const first = { ...empty(k), rows: [cell.m] }
+      addCounts(first.counts, cell.counts)
+      first.market.addText(cell.m, first.cost.addText(cell.m, cell.costAt))
+      cell.sums = first
+    }
+    addCounts(cell.sums.counts, counts)
+    cell.sums.cost.addSum(cost)
+    cell.sums.market.addSum(market)
+    cell.sums.rows.push(m)
   }
-  // Only for the exact fallback past 2^53: the cells' texts again, from the rows still at hand.
-  const cellsOf = (key?: string | null) => () =>
-    rows
-      .filter((r) => key === undefined || (r.key ?? null) === key)
-      .map((r) => r.m.split(','))
-      .filter((v) => v[0] !== '0')
-  return { cells, groups: [...groups.values()].map((g) => lineOf(g, cellsOf(g.key))), total: lineOf(total, cellsOf()) }
+  // Only for the exact fallback past 2^53: the packed measures again, from the rows still at hand.
+  const rowsOf = (k?: string | null) => () => rows.filter((r) => k === undefined || (r.key ?? null) === k).map((r) => r.m)
+  // The builder may wait on what the caller reads alongside (labels): awaited once the rows are here.
+  const cellOf = await builder
+  const lines: SeriesGroup<C>[] = []
+  for (const g of groups.values()) {
+    const cells: (C | undefined)[] = new Array(buckets)
+    for (let b = 0; b < buckets; b++) {
+      const c = g.cells[b]
+      if (c === undefined) continue
+      const sums = c.sums
+      if (!sums) {
+        const m = c.m
+        const a = m.indexOf(',', c.usdAt)
+        const z = m.indexOf(',', a + 1)
+        cells[b] = cellOf(b, g.key, c.counts, m.slice(c.usdAt, a), m.slice(a + 1, z), m.slice(z + 1))
+      } else if (sums.counts[0] !== 0) {
+        cells[b] = cellOf(b, g.key, countsOfSum(sums, () => sums.rows), ...moneyOfSum(sums))
+      }
+    }
+    lines.push({ ...lineOf(g, rowsOf(g.key)), cells })
+  }
+  return { groups: lines, total: lineOf(total, rowsOf()) }
 }

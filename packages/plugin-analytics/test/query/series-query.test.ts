@@ -52,3 +52,40 @@ t.test('series totals past 2^53 are the exact sums, rounded once', async (t) => 
   t.equal(body.ranking[0].inputTokens, 2 ** 53 + 2, 'the group total is the exact sum')
   t.equal(body.totals.inputTokens, 2 ** 53 + 2, 'the grand total is the exact sum')
 })
+
+t.test('a daily series read from the local-day tier as it is: one model under two providers is one cell, summed exactly', async (t) => {
+  // The tier's rows are sent without a database aggregate when the grouping is the tier's own
+  // dimension (querySeries): Node adds the rows of a cell. Cost and market cost large enough that a
+  // double would round them, and one model served by two providers on the same local day.
+  const em = gw.db.orm.em.fork()
+  const zone = 'Asia/Kolkata'
+  await em.execute(`insert into analytics_local_day_zone (time_zone) values (?)`, [zone], 'run')
+  const rows: [day: string, provider: string, model: string, requests: number, cost: string, market: string][] = [
+    ['2026-03-01', 'openai', 'shared', 3, '123456789012345678', '223456789012345679'],
+    ['2026-03-01', 'azure', 'shared', 2, '900000000000000001', '900000000000000003'],
+    ['2026-03-01', 'openai', 'solo', 1, '1500000', '2000000'],
+    ['2026-03-02', 'openai', 'shared', 4, '7', '5'],
+  ]
+  for (const [day, provider, model, requests, cost, market] of rows) {
+    await em.execute(
+      `insert into analytics_local_day_model (organization_id, time_zone, day, provider, model, requests, errors, input_tokens, latency_sum_ms, cost, market_cost) values (?, ?, ?, ?, ?, ?, 1, 100, 250, ?, ?)`,
+      [gw.organizationId, zone, day, provider, model, requests, cost, market],
+      'run',
+    )
+  }
+  const range = parseTimeRange({ from: '2026-03-01', to: '2026-03-02', timezone: zone, granularity: 'day' }, Date.now(), { window: '30d' })
+  const body = await gw.services.get(AnalyticsServices.service).activity({ organizationId: gw.organizationId }, range, 'model')
+  t.same(
+    body.series.map((s) => [s.bucketLabel, s.key, s.requests, s.errors, s.inputTokens, s.avgLatencyMs, s.cost, s.marketCost, s.savings]),
+    [
+      ['2026-03-01', 'shared', 5, 2, 200, 100, formatPicoUsd(123456789012345678n + 900000000000000001n), formatPicoUsd(223456789012345679n + 900000000000000003n), formatPicoUsd(100000000000000003n)],
+      ['2026-03-01', 'solo', 1, 1, 100, 250, '0.0000015', '0.000002', '0.0000005'],
+      ['2026-03-02', 'shared', 4, 1, 100, 62.5, '0.000000000007', '0.000000000005', '-0.000000000002'],
+    ],
+    'cells in bucket and key order, a cell of two rows added up exactly, savings negative where market is below cost',
+  )
+  const shared = body.ranking.find((r) => r.key === 'shared')
+  t.equal(shared?.cost, formatPicoUsd(123456789012345678n + 900000000000000001n + 7n), 'the group total is exact')
+  t.equal(body.totals.marketCost, formatPicoUsd(223456789012345679n + 900000000000000003n + 2000000n + 5n), 'the grand total is exact')
+  t.equal(body.totals.requests, 10)
+})

@@ -101,13 +101,16 @@ export function registerCommerce(host: PluginHost, config: Record<string, unknow
     pending.set(key, entry)
   }
   // After every debit this instance writes (request settlement, meters), check that account's auto-topup. The
-  // ledger's optional onPosted (not part of the BillingLedger contract) gives it at once; the
-  // usage.recorded subscription and the sweep worker are the fallbacks.
+  // ledger's optional onPosted (not part of the BillingLedger contract) gives it at once; without
+  // it, the usage.recorded subscription does; the sweep worker is the fallback of both. (Only
+  // without it: while anything subscribes to usage.recorded, core keeps every usage event object
+  // until its batch is written, which a gateway at full load pays for in garbage collection.)
   const observable = deps.ledger as BillingLedger & { onPosted?: (listener: (entries: LedgerEntry[]) => void) => void }
-  observable.onPosted?.((entries) => {
-    for (const e of entries) if (e.amount < 0n) afterDebit(e.userId ? { organizationId: e.organizationId, userId: e.userId } : { organizationId: e.organizationId })
-  })
-  host.events.on('usage.recorded', ({ events }) => {
+  if (observable.onPosted) {
+    observable.onPosted((entries) => {
+      for (const e of entries) if (e.amount < 0n) afterDebit(e.userId ? { organizationId: e.organizationId, userId: e.userId } : { organizationId: e.organizationId })
+    })
+  } else host.events.on('usage.recorded', ({ events }) => {
     const seen = new Set<string>()
     for (const e of events) {
       if (seen.has(e.organizationId)) continue

@@ -38,6 +38,7 @@ export {
   type StreamEvent,
   type ResponseChunk,
 } from './canonical/types.js'
+export { DeferredChunk } from './canonical/deferred-chunk.js'
 
 // Errors
 export { CORE_ERRORS, type CoreErrorCode, type ErrorSpec, type OpenAIErrorType, type AnthropicErrorType } from './errors/catalog.js'

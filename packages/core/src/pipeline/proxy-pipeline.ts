@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { computeCost, type ModelCatalog } from '../catalog/model-catalog.js'
-import type { CanonicalRequest, ResponseChunk, Usage } from '../canonical/types.js'
+import { DeferredChunk } from '../canonical/deferred-chunk.js'
+import type { CanonicalRequest, ResponseChunk, StreamEvent, Usage } from '../canonical/types.js'
 import { PluginState } from '../context/plugin-state.js'
 import type { Principal } from '../context/principal.js'
 import type { RequestContext } from '../context/request-context.js'
@@ -261,8 +262,11 @@ export class ProxyPipeline {
           // The chunks of one upstream read are handled in a plain loop; an await happens only
           // for chunk hooks and for back-pressure.
           for (const upstreamChunk of batch) {
-            for (const ev of upstreamChunk.events) {
-              if (ev.type === 'usage') ctx.usage = ev.usage
+            // A deferred chunk holds only content deltas (never usage): its JSON is left unparsed.
+            if (!(upstreamChunk instanceof DeferredChunk)) {
+              for (const ev of upstreamChunk.events) {
+                if (ev.type === 'usage') ctx.usage = ev.usage
+              }
             }
             let chunk: ResponseChunk = upstreamChunk
             let modified = false
@@ -339,9 +343,19 @@ export class ProxyPipeline {
     reply.code(error.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(protocol.errorBody(error, ctx.id)))
   }
 
-  #estimate(ctx: RequestContext, output: string[]): Usage {
+  #estimate(ctx: RequestContext, output: StreamOutput): Usage {
     let out = 0
-    for (const t of output) out += estimateTextTokens(t)
+    for (const item of output) {
+      if (typeof item === 'string') out += estimateTextTokens(item)
+      else {
+        // A chunk forwarded unparsed; one that is not valid JSON showed the client no text to count.
+        let events: StreamEvent[] = []
+        try {
+          events = item.events
+        } catch {}
+        for (const ev of events) out += estimateTextTokens(ev.type === 'text' ? ev.text : ev.type === 'tool_call' ? ev.arguments : '')
+      }
+    }
     return { inputTokens: estimateInputTokens(ctx.request), outputTokens: out, cachedReadTokens: 0, cacheWriteTokens: 0, estimated: true }
   }
 
@@ -370,7 +384,7 @@ interface StreamState {
   drained?: Promise<void>
   encoder: StreamEncoder
   /** Text and tool-call arguments sent so far, for estimating usage when the upstream never reports it. */
-  output: string[]
+  output: StreamOutput
   upstream?: Extract<UpstreamResult, { kind: 'stream' }>
 }
 
@@ -429,7 +443,14 @@ function endWithPending(s: StreamState, res: FastifyReply['raw']): void {
   else res.end()
 }
 
-function collectOutput(output: string[], chunk: ResponseChunk): void {
+/** Text and tool-call arguments sent, and chunks forwarded without being parsed (read only for an estimate). */
+type StreamOutput = (string | DeferredChunk)[]
+
+function collectOutput(output: StreamOutput, chunk: ResponseChunk): void {
+  if (chunk instanceof DeferredChunk && !chunk.decoded) {
+    output.push(chunk)
+    return
+  }
   for (const ev of chunk.events) {
     if (ev.type === 'text') output.push(ev.text)
     else if (ev.type === 'tool_call') output.push(ev.arguments)

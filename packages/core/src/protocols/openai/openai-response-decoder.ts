@@ -2,6 +2,7 @@
  * Chat Completions answers → canonical: the `chat.completion` body and the
  * `chat.completion.chunk` stream, one SSE message at a time.
  */
+import { DeferredChunk } from '../../canonical/deferred-chunk.js'
 import type { CanonicalResponse, ContentPart, ResponseChunk, StreamEvent } from '../../canonical/types.js'
 import { UpstreamError } from '../../providers/provider.js'
 import type { OpenAIChatChunk, OpenAIChatResponse } from './openai-wire.js'
@@ -46,19 +47,18 @@ export class OpenAIStreamDecoder {
   /** True once a choice reported a finish reason. */
   finished = false
 
-  /** Decodes one SSE message's data; throws UpstreamError on an error chunk or bad JSON. */
+  /**
+   * Decodes one SSE message's data; throws UpstreamError on an error chunk or bad JSON. Once the
+   * stream has started, a message that can only hold content deltas is handed out as a
+   * DeferredChunk: parsed when (and if) something reads its events.
+   */
   decode(data: string, raw: string): OpenAIStreamItem {
     if (data === '[DONE]') {
       this.done = true
       return { kind: 'done' }
     }
-    let chunk: OpenAIChatChunk
-    try {
-      chunk = JSON.parse(data) as OpenAIChatChunk
-    } catch (cause) {
-      throw new UpstreamError('protocol', 'upstream stream sent a message that is not JSON', { cause })
-    }
-    if (typeof chunk !== 'object' || chunk === null) throw new UpstreamError('protocol', 'upstream stream sent a message that is not a JSON object')
+    if (this.#started && onlyDeltas(data)) return { kind: 'chunk', chunk: new DeferredChunk(raw, data, (text) => this.#events(parseChunk(text))) }
+    const chunk = parseChunk(data)
     if (chunk.error !== undefined && chunk.error !== null) {
       const error = chunk.error
       throw new UpstreamError('stream', `upstream stream error: ${error.message ?? 'unknown error'}`, {
@@ -71,6 +71,12 @@ export class OpenAIStreamDecoder {
       this.#started = true
       events.push({ type: 'start', id: chunk.id ?? '', model: chunk.model ?? '', created: chunk.created ?? Math.floor(Date.now() / 1000) })
     }
+    this.#events(chunk, events)
+    return { kind: 'chunk', chunk: { events, raw } }
+  }
+
+  /** The delta, finish and usage events of a parsed chunk (appended to `events`). */
+  #events(chunk: OpenAIChatChunk, events: StreamEvent[] = []): StreamEvent[] {
     const choices = chunk.choices
     if (choices) {
       for (let i = 0; i < choices.length; i++) {
@@ -96,6 +102,47 @@ export class OpenAIStreamDecoder {
       }
     }
     if (chunk.usage) events.push({ type: 'usage', usage: usageFromOpenAI(chunk.usage) })
-    return { kind: 'chunk', chunk: { events, raw } }
+    return events
+  }
+}
+
+function parseChunk(data: string): OpenAIChatChunk {
+  let chunk: OpenAIChatChunk
+  try {
+    chunk = JSON.parse(data) as OpenAIChatChunk
+  } catch (cause) {
+    throw new UpstreamError('protocol', 'upstream stream sent a message that is not JSON', { cause })
+  }
+  if (typeof chunk !== 'object' || chunk === null) throw new UpstreamError('protocol', 'upstream stream sent a message that is not a JSON object')
+  return chunk
+}
+
+/**
+ * True when a chunk's text can hold nothing but content deltas: a JSON object with no "error"
+ * key, and "usage" and "finish_reason" absent or null. Read from the text: inside a JSON string a
+ * quote is escaped, so `"usage"` followed by a colon is always a key (a string value equal to
+ * "usage" is followed by a comma or a brace). Anything in doubt is parsed at once.
+ */
+export function onlyDeltas(data: string): boolean {
+  if (data.charCodeAt(0) !== 123 || data.charCodeAt(data.length - 1) !== 125) return false
+  return data.indexOf('"error"') === -1 && nullOrAbsent(data, '"usage"') && nullOrAbsent(data, '"finish_reason"')
+}
+
+/** True when every occurrence of the quoted key in the JSON text is a key whose value is null (or a string value, not a key). */
+function nullOrAbsent(data: string, quotedKey: string): boolean {
+  for (let at = data.indexOf(quotedKey); at !== -1; at = data.indexOf(quotedKey, at + 1)) {
+    let i = skipSpace(data, at + quotedKey.length)
+    if (data.charCodeAt(i) !== 58) continue
+    i = skipSpace(data, i + 1)
+    if (!data.startsWith('null', i)) return false
+  }
+  return true
+}
+
+function skipSpace(data: string, i: number): number {
+  for (;;) {
+    const c = data.charCodeAt(i)
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return i
+    i++
   }
 }

@@ -3,6 +3,7 @@
  * own bytes when allowed, except the usage chunk when the client did not ask for it with
  * `stream_options.include_usage` (the gateway always asks the upstream for it, to meter).
  */
+import { DeferredChunk } from '../../canonical/deferred-chunk.js'
 import type { CanonicalRequest, FinishReason, ResponseChunk, StreamEvent, Usage } from '../../canonical/types.js'
 import { openAIErrorBody } from '../../errors/render.js'
 import type { TollgateError } from '../../errors/tollgate-error.js'
@@ -32,6 +33,11 @@ export class OpenAIStreamEncoder implements StreamEncoder {
   }
 
   encode(chunk: ResponseChunk, passRaw: boolean): string {
+    // Deltas only (no start, no usage): forwarded as they came, without reading their events.
+    if (passRaw && chunk instanceof DeferredChunk) {
+      this.#rawForwarded = true
+      return chunk.raw
+    }
     const events = chunk.events
     let hasUsage = false
     let onlyMeta = true

@@ -22,7 +22,6 @@ export {
   serverConfigSchema,
 } from './config/index.js'
 export { lockEmbeddedDatabase, type EmbeddedLock } from './embedded-lock.js'
-export { LOG_FLUSH_INTERVAL_MS, logDestination } from './log-destination.js'
 export { orderByDependencies, runMigrations } from './migrate.js'
 export { bundledPlugins } from './plugins.js'
 export { type GatewayAssemblyOptions, type OpenedGateway, openGateway, type RunningServer, type StartServerOptions, startServer, toGatewayOptions } from './server.js'

@@ -3,7 +3,6 @@ import { type Logger, pino } from 'pino'
 import { type BootstrapResult, bootstrapIfEmpty, bootstrapInstructions } from './bootstrap.js'
 import { type LoadConfigOptions, type LoadedConfig, loadConfig, type ServerConfig } from './config/index.js'
 import { type EmbeddedLock, lockEmbeddedDatabase } from './embedded-lock.js'
-import { logDestination } from './log-destination.js'
 import { bundledPlugins } from './plugins.js'
 
 /** Options shared by startServer and openGateway. */
@@ -29,7 +28,7 @@ export interface OpenedGateway {
 
 /** The parts of the server config that are core's GatewayConfig, with plugins and logger. */
 export function toGatewayOptions(config: ServerConfig, plugins: PluginInstance<any>[], logger: Logger): GatewayOptions {
-  const { port: _port, host: _host, dataDir: _dataDir, logLevel: _logLevel, logSync: _logSync, bootstrap: _bootstrap, plugins: _plugins, ...gatewayConfig } = config
+  const { port: _port, host: _host, dataDir: _dataDir, logLevel: _logLevel, bootstrap: _bootstrap, plugins: _plugins, ...gatewayConfig } = config
   return { ...gatewayConfig, plugins, logger }
 }
 
@@ -43,7 +42,7 @@ export async function openGateway(options: GatewayAssemblyOptions = {}): Promise
   const loaded = options.config ?? (await loadConfig(options.load))
   const config = loaded.config
   // Credentials in headers and key-named fields are redacted in every line, not only the access log.
-  const logger = options.logger ?? pino({ level: config.logLevel, redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' } }, logDestination({ sync: config.logSync }))
+  const logger = options.logger ?? pino({ level: config.logLevel, redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' } })
   let lock: EmbeddedLock | undefined
   if (!config.database?.url && config.database?.dataDir && !config.database.dataDir.startsWith('memory://')) {
     lock = await lockEmbeddedDatabase(config.database.dataDir)

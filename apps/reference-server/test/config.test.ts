@@ -171,12 +171,6 @@ t.test('environment overrides', async (t) => {
       ['PORT', 'HOST', 'TOLLGATE_DATA_DIR', 'LOG_LEVEL'],
     )
   })
-  t.test('LOG_SYNC switches synchronous logging on (off by default)', async (t) => {
-    const dir = await tempDir(t)
-    t.equal((await loadConfig({ env: {}, cwd: dir })).config.logSync, false)
-    t.equal((await loadConfig({ env: { LOG_SYNC: 'true' }, cwd: dir })).config.logSync, true)
-    t.match(await failure(t, undefined, { LOG_SYNC: 'sometimes' }), /config: logSync must be boolean \(set by the environment variable LOG_SYNC\)/)
-  })
   t.test('the environment wins over the file', async (t) => {
     const { config } = await loadFrom(t, 'port: 9000\n', { PORT: '9001' })
     t.equal(config.port, 9001)

@@ -9,7 +9,6 @@ export function defaultConfig(): Record<string, unknown> {
     host: '127.0.0.1',
     dataDir: '.tollgate-data',
     logLevel: 'info',
-    logSync: false,
     providers: [{ id: 'mock', kind: 'mock' }],
     models: [
       {

@@ -10,7 +10,6 @@ export const NAMED_ENV_VARS: Readonly<Record<string, readonly string[]>> = {
   TOLLGATE_DATA_DIR: ['dataDir'],
   TOLLGATE_PROVIDER_KEY_ENCRYPTION_KEY: ['security', 'providerKeyEncryptionKey'],
   LOG_LEVEL: ['logLevel'],
-  LOG_SYNC: ['logSync'],
 }
 
 /** Vendor key variables that switch on a provider of the same id and kind. */

@@ -32,7 +32,6 @@ export const serverConfigSchema = {
     host: { type: 'string', minLength: 1, default: '127.0.0.1' },
     dataDir: { type: 'string', minLength: 1, default: '.tollgate-data' },
     logLevel: { enum: [...LOG_LEVELS], default: 'info' },
-    logSync: { type: 'boolean', default: false },
     bootstrap: {
       type: 'object',
       additionalProperties: false,

@@ -28,8 +28,6 @@ export interface ServerConfig extends GatewayConfig {
   /** Folder of the embedded database and the generated provider-key encryption key (default .tollgate-data). */
   dataDir: string
   logLevel: LogLevel
-  /** Write every log line before going on (default false: lines gathered into 4 KB writes, out at least every 200 ms and on exit). */
-  logSync: boolean
   bootstrap: BootstrapConfig
   plugins: Partial<Record<BundledPluginId, PluginEntry>>
 }

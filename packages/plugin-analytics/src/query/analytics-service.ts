@@ -79,8 +79,8 @@ export class AnalyticsService {
     // A year of buckets is a thousand small index reads whose row estimates are poor: PostgreSQL
     // would spend more time JIT-compiling the plan than running it, and spill the aggregate to disk.
     return em.transactional(async (tx) => {
-      await tx.execute('set local jit = off', [], 'run')
-      await tx.execute("set local work_mem = '32MB'", [], 'run')
+      // Both settings in one round trip (a simple query may hold several statements).
+      await tx.execute("set local jit = off; set local work_mem = '32MB'", [], 'run')
       return run(tx as never)
     })
   }
@@ -105,13 +105,13 @@ export class AnalyticsService {
     const labelsRead = this.#labels(scope.organizationId, groupBy)
     const builder = labelsRead.then((labels) => {
       const labelOfKey = new Map<string | null, string>()
-      return (b: number, key: string | null, counts: readonly number[], cost: string, marketCost: string, savings: string) => {
+      return (b: number, key: string | null, counts: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string) => {
         let label = labelOfKey.get(key)
         if (label === undefined) {
           label = labelOf(labels, key, groupBy)
           labelOfKey.set(key, label)
         }
-        return seriesCellFrom(buckets[b].start, buckets[b].label, key, label, counts, cost, marketCost, savings)
+        return seriesCellFrom(buckets[b].start, buckets[b].label, key, label, counts, at, cost, marketCost, savings)
       }
     })
     const [result, labels] = await Promise.all([this.#read((em) => querySeries(em, query, builder)), labelsRead])

@@ -100,11 +100,15 @@ export interface SeriesCell extends Totals {
 }
 
 /**
- * A series cell from counts in the packed order (requests, errors, aborted, input, output, cached
+ * A series cell from counts `c[at … at + 9]` in the packed order (requests, errors, aborted, input, output, cached
  * read, cache write tokens, latency sum, TTFT count, TTFT sum): the same figures as totalsFrom, built
  * as one object (a year by model is 10,950 of them).
  */
-export function seriesCellFrom(bucketStart: string, bucketLabel: string, key: string | null, label: string, c: readonly number[], cost: string, marketCost: string, savings: string): SeriesCell {
+export function seriesCellFrom(bucketStart: string, bucketLabel: string, key: string | null, label: string, c: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string): SeriesCell {
+  const requests = c[at]
+  const errors = c[at + 1]
+  const inputTokens = c[at + 3]
+  const outputTokens = c[at + 4]
   return {
     bucketStart,
     bucketLabel,
@@ -113,17 +117,17 @@ export function seriesCellFrom(bucketStart: string, bucketLabel: string, key: st
     cost,
     marketCost,
     savings,
-    requests: c[0],
-    errors: c[1],
-    aborted: c[2],
-    errorRate: errorRateOf(c[0], c[1]),
-    inputTokens: c[3],
-    outputTokens: c[4],
-    cachedReadTokens: c[5],
-    cacheWriteTokens: c[6],
-    tokens: c[3] + c[4],
-    avgLatencyMs: meanOf(c[7], c[0]),
-    avgTtftMs: meanOf(c[9], c[8]),
+    requests,
+    errors,
+    aborted: c[at + 2],
+    errorRate: errorRateOf(requests, errors),
+    inputTokens,
+    outputTokens,
+    cachedReadTokens: c[at + 5],
+    cacheWriteTokens: c[at + 6],
+    tokens: inputTokens + outputTokens,
+    avgLatencyMs: meanOf(c[at + 7], requests),
+    avgTtftMs: meanOf(c[at + 9], c[at + 8]),
   }
 }
 

@@ -12,11 +12,11 @@ export const PACKED_COUNTS = 10
 const EXACT_DIGITS = 15
 
 /**
- * Reads the ten counts into `counts` and returns the index just after the tenth comma. Counts
+ * Reads the ten counts into `counts` (from index `at`) and returns the index just after the tenth comma. Counts
  * longer than 15 digits (never seen in practice) are parsed as a whole text: rounded once, like
  * Number() of the exact sum.
  */
-export function readCounts(m: string, counts: number[]): number {
+export function readCounts(m: string, counts: { [i: number]: number }, at = 0): number {
   let i = 0
   let start = 0
   let n = 0
@@ -25,7 +25,7 @@ export function readCounts(m: string, counts: number[]): number {
     const c = m.charCodeAt(i)
     if (c === 44) {
       if (i - start > EXACT_DIGITS) n = Number(m.slice(start, i))
-      counts[f++] = negative ? -n : n
+      counts[at + f++] = negative ? -n : n
       n = 0
       negative = false
       start = i + 1

@@ -27,11 +27,11 @@ export interface Series<C> {
 }
 
 /**
- * Builds a cell as the caller shows it, from its bucket index, group, counts (in the packed order:
- * requests, errors, aborted, input, output, cached read and cache write tokens, latency sum, TTFT
- * count, TTFT sum) and money formatted as USD.
+ * Builds a cell as the caller shows it, from its bucket index, group, counts (`counts[at … at + 9]`,
+ * in the packed order: requests, errors, aborted, input, output, cached read and cache write
+ * tokens, latency sum, TTFT count, TTFT sum) and money formatted as USD.
  */
-export type CellBuilder<C> = (bucket: number, key: string | null, counts: readonly number[], cost: string, marketCost: string, savings: string) => C
+export type CellBuilder<C> = (bucket: number, key: string | null, counts: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string) => C
 
 const COUNTS = ['requests', 'errors', 'aborted', 'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'latency_sum_ms', 'ttft_count', 'ttft_sum_ms'] as const
 
@@ -45,19 +45,13 @@ interface Accumulator {
   market: PicoSum
 }
 
-/** A cell: its first row (whose USD texts it shows unless another row adds to it), then its sums when one does. */
-interface Cell {
-  counts: number[]
-  /** The first row's packed measures, and where its cost and its USD texts start. */
-  m: string
-  costAt: number
-  usdAt: number
-  /** Set when a second row adds to the cell. */
-  sums?: Accumulator & { rows: string[] }
+/** A cell that several rows add to: its sums and those rows (for the exact fallback past 2^53). */
+interface MergedCell extends Accumulator {
+  rows: string[]
 }
 
-function addCounts(a: number[], b: readonly number[]): void {
-  for (let i = 0; i < PACKED_COUNTS; i++) a[i] += b[i]
+function addCounts(a: number[], b: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < PACKED_COUNTS; i++) a[i] += b[at + i]
 }
 
 function countsRecord(sums: readonly number[]): Counts {
@@ -132,48 +126,60 @@ export async function querySeries<C>(em: TxEntityManager, q: CubeQuery & { group
   const rows = await em.execute<{ bucket: number; key: string | null; m: string }[]>(sql, src.params, 'all')
 
   const buckets = q.boundaries.length - 1
-  const groups = new Map<string | null, Accumulator & { cells: Cell[] }>()
+  // Per row, in flat arrays (a year by model is 10,950 rows: no object per row to collect): its
+  // counts, and where its cost and its USD texts start in its packed text.
+  const n = rows.length
+  const counts = new Float64Array(n * PACKED_COUNTS)
+  const costAt = new Int32Array(n)
+  const usdAt = new Int32Array(n)
+  // Per group, the row of each bucket's cell (-1: none yet); cells of several rows apart.
+  const groups = new Map<string | null, Accumulator & { cellRow: Int32Array }>()
+  const merged = new Map<number, MergedCell>()
   // One row's money, read once and added to its group, the grand total and (rarely) its cell.
   const cost = new PicoSum()
   const market = new PicoSum()
-  for (const r of rows) {
-    const m = r.m
-    const counts = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-    const costAt = readCounts(m, counts)
+  for (let r = 0; r < n; r++) {
+    const row = rows[r]
+    const m = row.m
+    const at = r * PACKED_COUNTS
+    const start = readCounts(m, counts, at)
     // With subtracted rows, a group can net to nothing in a bucket (it had no requests there).
-    if (counts[0] === 0) continue
+    if (counts[at] === 0) continue
     cost.reset()
     market.reset()
-    const usdAt = market.addText(m, cost.addText(m, costAt))
-    const k = r.key ?? null
+    costAt[r] = start
+    usdAt[r] = market.addText(m, cost.addText(m, start))
+    const k = row.key ?? null
     let group = groups.get(k)
     if (!group) {
-      group = { ...empty(k), cells: new Array(buckets) }
+      group = { ...empty(k), cellRow: new Int32Array(buckets).fill(-1) }
       groups.set(k, group)
     }
-    addCounts(group.counts, counts)
+    addCounts(group.counts, counts, at)
     group.cost.addSum(cost)
     group.market.addSum(market)
-    addCounts(total.counts, counts)
+    addCounts(total.counts, counts, at)
     total.cost.addSum(cost)
     total.market.addSum(market)
-    const b = Number(r.bucket)
-    const cell = group.cells[b]
-    if (cell === undefined) {
-      group.cells[b] = { counts, m, costAt, usdAt }
+    const b = Number(row.bucket)
+    const first = group.cellRow[b]
+    if (first === -1) {
+      group.cellRow[b] = r
       continue
     }
     // A second row of the cell: its sums start from the first row, read again.
-    if (!cell.sums) {
-      const first = { ...empty(k), rows: [cell.m] }
-      addCounts(first.counts, cell.counts)
-      first.market.addText(cell.m, first.cost.addText(cell.m, cell.costAt))
-      cell.sums = first
+    let cell = merged.get(first)
+    if (!cell) {
+      const fm = rows[first].m
+      cell = { ...empty(k), rows: [fm] }
+      addCounts(cell.counts, counts, first * PACKED_COUNTS)
+      cell.market.addText(fm, cell.cost.addText(fm, costAt[first]))
+      merged.set(first, cell)
     }
-    addCounts(cell.sums.counts, counts)
-    cell.sums.cost.addSum(cost)
-    cell.sums.market.addSum(market)
-    cell.sums.rows.push(m)
+    addCounts(cell.counts, counts, at)
+    cell.cost.addSum(cost)
+    cell.market.addSum(market)
+    cell.rows.push(m)
   }
   // Only for the exact fallback past 2^53: the packed measures again, from the rows still at hand.
   const rowsOf = (k?: string | null) => () => rows.filter((r) => k === undefined || (r.key ?? null) === k).map((r) => r.m)
@@ -183,16 +189,17 @@ export async function querySeries<C>(em: TxEntityManager, q: CubeQuery & { group
   for (const g of groups.values()) {
     const cells: (C | undefined)[] = new Array(buckets)
     for (let b = 0; b < buckets; b++) {
-      const c = g.cells[b]
-      if (c === undefined) continue
-      const sums = c.sums
+      const r = g.cellRow[b]
+      if (r === -1) continue
+      const sums = merged.size === 0 ? undefined : merged.get(r)
       if (!sums) {
-        const m = c.m
-        const a = m.indexOf(',', c.usdAt)
+        const m = rows[r].m
+        const u = usdAt[r]
+        const a = m.indexOf(',', u)
         const z = m.indexOf(',', a + 1)
-        cells[b] = cellOf(b, g.key, c.counts, m.slice(c.usdAt, a), m.slice(a + 1, z), m.slice(z + 1))
+        cells[b] = cellOf(b, g.key, counts, r * PACKED_COUNTS, m.slice(u, a), m.slice(a + 1, z), m.slice(z + 1))
       } else if (sums.counts[0] !== 0) {
-        cells[b] = cellOf(b, g.key, countsOfSum(sums, () => sums.rows), ...moneyOfSum(sums))
+        cells[b] = cellOf(b, g.key, countsOfSum(sums, () => sums.rows), 0, ...moneyOfSum(sums))
       }
     }
     lines.push({ ...lineOf(g, rowsOf(g.key)), cells })

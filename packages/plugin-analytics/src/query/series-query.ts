@@ -95,7 +95,7 @@ function lineOf(a: Accumulator, rows: () => string[]): SeriesLine {
 /**
  * A time series of one grouping (or none) with the totals every view shows.
  *
- * The database sends one row per cell, its measures packed in one text (ten counts, cost and market
+ * The database sends a row per cell (rarely a few), its measures packed in one text (ten counts, cost and market
  * cost in picodollars, and the three USD amounts formatted by the database: numeric scaled by 10^-12
  * and trimmed, the same text as formatPicoUsd). The grain rows are added up per cell in the
  * statement. The local-day tier's rows are sent as they are when they already are one per cell (a
@@ -103,7 +103,7 @@ function lineOf(a: Accumulator, rows: () => string[]): SeriesLine {
  * database more than twice what reading them did), and added up in the statement otherwise. Node
  * adds the few cells that still arrive in several rows (an edge and its day, one model served by
  * two providers), and adds every cell into its group's and the grand totals — counts as numbers
- * (summed again as bigints in the unlikely case one passes 2^53), money as bigints.
+ * (summed again as bigints in the unlikely case one passes 2^53), money exactly (PicoSum).
  */
 export async function querySeries<C>(em: TxEntityManager, q: CubeQuery & { groupBy: readonly Dim[] }, builder: CellBuilder<C> | Promise<CellBuilder<C>>): Promise<Series<C>> {
   if (q.groupBy.length > 1 || q.histograms) throw new Error('querySeries: at most one grouping, sums only')

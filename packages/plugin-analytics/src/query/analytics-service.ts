@@ -2,7 +2,7 @@ import type { Database, IdentityService, TxEntityManager } from '@tollgate/core'
 import { notFound } from '../errors.js'
 import { CUBES, type CubeName, type Dim } from '../rollup/cubes.js'
 import { localDateLabel, localTimeLabel } from '../time/zone.js'
-import { addSums, costPer1kTokens, type Percentiles, percentilesOf, type SeriesCell, seriesCellFrom, type Sums, totalsOf, zeroSums } from './measures.js'
+import { addSums, costPer1kTokens, type Percentiles, percentilesOf, type SeriesCell, type Sums, totalsFrom, totalsOf, zeroSums } from './measures.js'
 import type { TimeRange } from './params.js'
 import { type CubeRow, queryCube } from './rollup-query.js'
 import { querySeries } from './series-query.js'
@@ -103,17 +103,10 @@ export class AnalyticsService {
     // Each cell is built whole where it is read (a year by model is 10,950 of them), once the
     // labels read alongside the series have arrived.
     const labelsRead = this.#labels(scope.organizationId, groupBy)
-    const builder = labelsRead.then((labels) => {
-      const labelOfKey = new Map<string | null, string>()
-      return (b: number, key: string | null, counts: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string) => {
-        let label = labelOfKey.get(key)
-        if (label === undefined) {
-          label = labelOf(labels, key, groupBy)
-          labelOfKey.set(key, label)
-        }
-        return seriesCellFrom(buckets[b].start, buckets[b].label, key, label, counts, at, cost, marketCost, savings)
-      }
-    })
+    const builder = labelsRead.then(
+      (labels) => (b: number, key: string | null, counts: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string) =>
+        totalsFrom(counts, at, cost, marketCost, savings, { bucketStart: buckets[b].start, bucketLabel: buckets[b].label, key, label: labelOf(labels, key, groupBy) }),
+    )
     const [result, labels] = await Promise.all([this.#read((em) => querySeries(em, query, builder)), labelsRead])
     // Within a bucket, groups in locale order (ranked once per group, not per comparison).
     const ordered = result.groups.map((g) => ({ g, sortKey: String(g.key) })).sort((a, b) => a.sortKey.localeCompare(b.sortKey))

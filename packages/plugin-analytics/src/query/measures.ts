@@ -52,44 +52,16 @@ export interface Totals {
 
 const n = (v: bigint | undefined) => Number(v ?? 0n)
 
-/** Counts of a totals line (exact below 2^53, like the numbers the views show). */
-export interface Counts {
-  requests: number
-  errors: number
-  aborted: number
-  inputTokens: number
-  outputTokens: number
-  cachedReadTokens: number
-  cacheWriteTokens: number
-  latencySumMs: number
-  ttftCount: number
-  ttftSumMs: number
-}
+/**
+ * The count columns, in the order every counts array here holds them (a packed series row, a
+ * series accumulator): exact below 2^53, like the numbers the views show.
+ */
+export const COUNT_COLUMNS = ['requests', 'errors', 'aborted', 'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'latency_sum_ms', 'ttft_count', 'ttft_sum_ms'] as const
 
 /** Errors per request, to six places (0 without requests). */
 const errorRateOf = (requests: number, errors: number) => (requests === 0 ? 0 : round(errors / requests, 6))
 /** A mean to one decimal place (null over nothing). */
 const meanOf = (sum: number, count: number) => (count === 0 ? null : round(sum / count, 1))
-
-/** Totals from counts and money already formatted as USD (the derived figures: errorRateOf, meanOf). */
-export function totalsFrom(c: Counts, cost: string, marketCost: string, savings: string): Totals {
-  return {
-    cost,
-    marketCost,
-    savings,
-    requests: c.requests,
-    errors: c.errors,
-    aborted: c.aborted,
-    errorRate: errorRateOf(c.requests, c.errors),
-    inputTokens: c.inputTokens,
-    outputTokens: c.outputTokens,
-    cachedReadTokens: c.cachedReadTokens,
-    cacheWriteTokens: c.cacheWriteTokens,
-    tokens: c.inputTokens + c.outputTokens,
-    avgLatencyMs: meanOf(c.latencySumMs, c.requests),
-    avgTtftMs: meanOf(c.ttftSumMs, c.ttftCount),
-  }
-}
 
 /** One cell of an activity series as shown: its bucket and group, then its totals. */
 export interface SeriesCell extends Totals {
@@ -100,20 +72,17 @@ export interface SeriesCell extends Totals {
 }
 
 /**
- * A series cell from counts `c[at … at + 9]` in the packed order (requests, errors, aborted, input, output, cached
- * read, cache write tokens, latency sum, TTFT count, TTFT sum): the same figures as totalsFrom, built
- * as one object (a year by model is 10,950 of them).
+ * Totals from counts `c[at … at + 9]` (in COUNT_COLUMNS order) and money already formatted as USD:
+ * the one place the derived figures are computed. `head`'s fields come first in the object (a
+ * series cell's bucket and group): a year by model builds 10,950 cells, each as one object.
  */
-export function seriesCellFrom(bucketStart: string, bucketLabel: string, key: string | null, label: string, c: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string): SeriesCell {
+export function totalsFrom<H extends object = Record<never, never>>(c: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string, head?: H): H & Totals {
   const requests = c[at]
   const errors = c[at + 1]
   const inputTokens = c[at + 3]
   const outputTokens = c[at + 4]
   return {
-    bucketStart,
-    bucketLabel,
-    key,
-    label,
+    ...(head as H),
     cost,
     marketCost,
     savings,
@@ -135,19 +104,13 @@ export function seriesCellFrom(bucketStart: string, bucketLabel: string, key: st
 export function totalsOf(s: Sums): Totals {
   const cost = s.cost ?? 0n
   const market = s.market_cost ?? 0n
-  const counts: Counts = {
-    requests: n(s.requests),
-    errors: n(s.errors),
-    aborted: n(s.aborted),
-    inputTokens: n(s.input_tokens),
-    outputTokens: n(s.output_tokens),
-    cachedReadTokens: n(s.cached_read_tokens),
-    cacheWriteTokens: n(s.cache_write_tokens),
-    latencySumMs: n(s.latency_sum_ms),
-    ttftCount: n(s.ttft_count),
-    ttftSumMs: n(s.ttft_sum_ms),
-  }
-  return totalsFrom(counts, formatPicoUsd(cost), formatPicoUsd(market), formatPicoUsd(market - cost))
+  return totalsFrom(
+    COUNT_COLUMNS.map((m) => n(s[m])),
+    0,
+    formatPicoUsd(cost),
+    formatPicoUsd(market),
+    formatPicoUsd(market - cost),
+  )
 }
 
 /** Cost per 1,000 tokens (input plus output), exact to the picodollar, as USD; null without tokens. */

@@ -5,8 +5,10 @@
  * and parsing two BigInts, takes a third of the time and leaves almost nothing to collect.
  */
 
+import { COUNT_COLUMNS } from './measures.js'
+
 /** The number of counts at the start of a packed row. */
-export const PACKED_COUNTS = 10
+export const PACKED_COUNTS = COUNT_COLUMNS.length
 
 /** Digits below this many are one exact double; longer texts are parsed whole (rounded once). */
 const EXACT_DIGITS = 15

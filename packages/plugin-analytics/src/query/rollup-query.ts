@@ -30,17 +30,16 @@ export interface CubeRow {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-/** The rows to add up, as one SQL source `u(b, sign, <groupBy…>, <measures…>)`, with its parameters. */
+/** The rows to add up, as SQL selects of `(b, sign, <groupBy…>, <measures…>)`, with their parameters. */
 export interface Source {
   /** A WITH clause to put before the select ('' without a tier plan). */
   with: string
-  /** `(… union all …) as u(b, sign, …)`. */
-  from: string
-  /** Parameters of `with` then `from`. */
-  params: unknown[]
-  /** The two halves of `from`, each `(…) as u(b, sign, …)`: the grain rows, and the local-day tier rows (absent without a plan). */
+  /** The rows read from the grain rollups, a select of `(b, sign, <groupBy…>, <measures…>)`. */
   grain: string
+  /** The rows read from the local-day tier, the same columns (absent without a plan). */
   days?: string
+  /** Parameters of `with`, then `grain`, then `days`. */
+  params: unknown[]
   groupBy: readonly Dim[]
   sums: string[]
   maxes: string[]
@@ -88,8 +87,6 @@ export function sourceOf(q: CubeQuery): Source | undefined {
       ) y
      where (select ready from z)`
   const withZone = plan ? 'with z as (select exists (select 1 from analytics_local_day_zone where time_zone = ?) as ready) ' : ''
-  const columns = `as u(b, sign, ${measureCols.join(', ')})`
-  const from = `(${grainPart}${plan ? ` union all ${dayPart}` : ''}) ${columns}`
   const filterValues = filters.map(([, v]) => v)
   const params: unknown[] = [
     ...(plan ? [q.timeZone] : []),
@@ -113,7 +110,12 @@ export function sourceOf(q: CubeQuery): Source | undefined {
         ]
       : []),
   ]
-  return { with: withZone, from, params, grain: `(${grainPart}) ${columns}`, ...(plan ? { days: `(${dayPart}) ${columns}` } : {}), groupBy, sums, maxes }
+  return { with: withZone, grain: grainPart, ...(plan ? { days: dayPart } : {}), params, groupBy, sums, maxes }
+}
+
+/** A FROM item over some of a source's selects, all rows kept: `(… union all …) as u(b, sign, …)`. */
+export function sourceFrom(src: Source, ...selects: string[]): string {
+  return `(${selects.join(' union all ')}) as u(b, sign, ${[...src.groupBy, ...src.sums, ...src.maxes].join(', ')})`
 }
 
 /**
@@ -128,7 +130,7 @@ export async function queryCube(em: TxEntityManager, q: CubeQuery): Promise<Cube
   const { groupBy, sums, maxes } = src
   const sql = `${src.with}select u.b as bucket${groupBy.map((d) => `, u.${d}::text as ${d}`).join('')},
       concat_ws(',', ${[...sums.map((m) => `sum(u.${m} * u.sign)`), ...maxes.map((m) => `max(u.${m})`)].join(', ')}) as m
-    from ${src.from}
+    from ${sourceFrom(src, src.grain, ...(src.days ? [src.days] : []))}
     group by 1${groupBy.map((_, i) => `, ${i + 2}`).join('')}`
   const rows = await em.execute<Record<string, string | number | null>[]>(sql, src.params, 'all')
   const out: CubeRow[] = []

@@ -1,8 +1,8 @@
 import type { TxEntityManager } from '@tollgate/core'
 import { CUBES, type Dim } from '../rollup/cubes.js'
-import { type Counts, formatPicoUsd, type Totals, totalsFrom } from './measures.js'
+import { COUNT_COLUMNS, formatPicoUsd, type Totals, totalsFrom } from './measures.js'
 import { PACKED_COUNTS, PicoSum, readCounts } from './packed-measures.js'
-import { type CubeQuery, sourceOf } from './rollup-query.js'
+import { type CubeQuery, sourceFrom, sourceOf } from './rollup-query.js'
 
 /** One line of a series: a group in a bucket, a group over all buckets, or the grand total. */
 export interface SeriesLine {
@@ -33,10 +33,6 @@ export interface Series<C> {
  */
 export type CellBuilder<C> = (bucket: number, key: string | null, counts: ArrayLike<number>, at: number, cost: string, marketCost: string, savings: string) => C
 
-const COUNTS = ['requests', 'errors', 'aborted', 'input_tokens', 'output_tokens', 'cached_read_tokens', 'cache_write_tokens', 'latency_sum_ms', 'ttft_count', 'ttft_sum_ms'] as const
-
-const COUNT_KEYS: (keyof Counts)[] = ['requests', 'errors', 'aborted', 'inputTokens', 'outputTokens', 'cachedReadTokens', 'cacheWriteTokens', 'latencySumMs', 'ttftCount', 'ttftSumMs']
-
 /** Running sums of a group, of the grand total, or of a cell that several rows add to. */
 interface Accumulator {
   key: string | null
@@ -54,21 +50,6 @@ function addCounts(a: number[], b: ArrayLike<number>, at: number): void {
   for (let i = 0; i < PACKED_COUNTS; i++) a[i] += b[at + i]
 }
 
-function countsRecord(sums: readonly number[]): Counts {
-  return {
-    requests: sums[0],
-    errors: sums[1],
-    aborted: sums[2],
-    inputTokens: sums[3],
-    outputTokens: sums[4],
-    cachedReadTokens: sums[5],
-    cacheWriteTokens: sums[6],
-    latencySumMs: sums[7],
-    ttftCount: sums[8],
-    ttftSumMs: sums[9],
-  }
-}
-
 /**
  * The counts of an accumulator. Counts summed as numbers are exact below 2^53; past it (never seen
  * in practice) they are summed again as bigints from the rows they cover, so the figure is the
@@ -77,7 +58,7 @@ function countsRecord(sums: readonly number[]): Counts {
 function countsOfSum(a: Accumulator, rows: () => string[]): number[] {
   if (a.counts.every(Number.isSafeInteger)) return a.counts
   const parsed = rows().map((m) => m.split(','))
-  return COUNT_KEYS.map((_, i) => Number(parsed.reduce((s, v) => s + BigInt(v[i]), 0n)))
+  return COUNT_COLUMNS.map((_, i) => Number(parsed.reduce((s, v) => s + BigInt(v[i]), 0n)))
 }
 
 /** Cost, market cost and savings of an accumulator as USD texts. */
@@ -89,7 +70,7 @@ function moneyOfSum(a: Accumulator): [cost: string, marketCost: string, savings:
 
 /** A group's or the grand total's line. */
 function lineOf(a: Accumulator, rows: () => string[]): SeriesLine {
-  return { bucket: -1, key: a.key, totals: totalsFrom(countsRecord(countsOfSum(a, rows)), ...moneyOfSum(a)), cost: a.cost.value() }
+  return { bucket: -1, key: a.key, totals: totalsFrom(countsOfSum(a, rows), 0, ...moneyOfSum(a)), cost: a.cost.value() }
 }
 
 /**
@@ -114,15 +95,18 @@ export async function querySeries<C>(em: TxEntityManager, q: CubeQuery & { group
   const dim = q.groupBy[0]
   const key = dim ? `u.${dim}::text` : 'null::text'
   const usd = (expr: string) => `trim_scale((${expr}) * 0.000000000001)`
-  const summed = (m: string) => `sum(u.${m} * u.sign)`
-  const grouped = `select u.b as bucket, ${key} as key, concat_ws(',', ${[...COUNTS.map(summed), summed('cost'), summed('market_cost'), usd(summed('cost')), usd(summed('market_cost')), usd(`${summed('market_cost')} - ${summed('cost')}`)].join(', ')}) as m`
-  const asIs = `select u.b as bucket, ${key} as key, concat_ws(',', ${[...COUNTS.map((m) => `u.${m}`), 'u.cost', 'u.market_cost', usd('u.cost'), usd('u.market_cost'), usd('u.market_cost::numeric - u.cost')].join(', ')}) as m`
+  // One row's packed measures from a column expression: ten counts, cost and market cost in picodollars, the three USD texts.
+  const packed = (col: (m: string) => string) =>
+    `select u.b as bucket, ${key} as key, concat_ws(',', ${[...COUNT_COLUMNS.map(col), col('cost'), col('market_cost'), usd(col('cost')), usd(col('market_cost')), usd(`${col('market_cost')}::numeric - ${col('cost')}`)].join(', ')}) as m`
+  const grouped = packed((m) => `sum(u.${m} * u.sign)`)
+  const asIs = packed((m) => `u.${m}`)
   const groupBy = `group by 1${dim ? ', 2' : ''}`
   // The tier's rows are one per day and cube dimension values; sent as they are when the grouping
   // leaves at most the provider of a model aside (a model is almost always served by one provider).
   const rowPerCell = (CUBES[q.cube].dims as readonly Dim[]).every((d) => d === dim || (d === 'provider' && dim === 'model'))
-  const daysSql = src.days ? ` union all ${rowPerCell ? `${asIs} from ${src.days}` : `${grouped} from ${src.days} ${groupBy}`}` : ''
-  const sql = `${src.with}${grouped} from ${src.grain} ${groupBy}${daysSql}`
+  const days = src.days && sourceFrom(src, src.days)
+  const daysSql = days ? ` union all ${rowPerCell ? `${asIs} from ${days}` : `${grouped} from ${days} ${groupBy}`}` : ''
+  const sql = `${src.with}${grouped} from ${sourceFrom(src, src.grain)} ${groupBy}${daysSql}`
   const rows = await em.execute<{ bucket: number; key: string | null; m: string }[]>(sql, src.params, 'all')
 
   const buckets = q.boundaries.length - 1

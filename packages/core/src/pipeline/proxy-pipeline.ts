@@ -271,7 +271,7 @@ export class ProxyPipeline {
             let chunk: ResponseChunk = upstreamChunk
             let modified = false
             if (hasChunkHooks) ({ chunk, modified } = await d.hooks.chunk(ctx, upstreamChunk))
-            collectOutput(s.output, chunk)
+            keepOutput(s.output, chunk)
             const text = s.encoder.encode(chunk, sameProtocol && !modified)
             if (text) {
               const pending = this.#write(ctx, reply, s, text)
@@ -291,7 +291,7 @@ export class ProxyPipeline {
       }
       if (hasChunkHooks) {
         const { chunk } = await d.hooks.chunk(ctx, { events: [], last: true })
-        collectOutput(s.output, chunk)
+        keepOutput(s.output, chunk)
         const text = s.encoder.encode(chunk, false)
         if (text) await this.#write(ctx, reply, s, text)
       }
@@ -349,11 +349,11 @@ export class ProxyPipeline {
       if (typeof item === 'string') out += estimateTextTokens(item)
       else {
         // A chunk forwarded unparsed; one that is not valid JSON showed the client no text to count.
-        let events: StreamEvent[] = []
+        const texts: string[] = []
         try {
-          events = item.events
+          collectOutput(texts, item.events)
         } catch {}
-        for (const ev of events) out += estimateTextTokens(ev.type === 'text' ? ev.text : ev.type === 'tool_call' ? ev.arguments : '')
+        for (const t of texts) out += estimateTextTokens(t)
       }
     }
     return { inputTokens: estimateInputTokens(ctx.request), outputTokens: out, cachedReadTokens: 0, cacheWriteTokens: 0, estimated: true }
@@ -446,12 +446,15 @@ function endWithPending(s: StreamState, res: FastifyReply['raw']): void {
 /** Text and tool-call arguments sent, and chunks forwarded without being parsed (read only for an estimate). */
 type StreamOutput = (string | DeferredChunk)[]
 
-function collectOutput(output: StreamOutput, chunk: ResponseChunk): void {
-  if (chunk instanceof DeferredChunk && !chunk.decoded) {
-    output.push(chunk)
-    return
-  }
-  for (const ev of chunk.events) {
+/** Keeps what a chunk showed the client for the estimate; a chunk still unparsed is kept whole, parsed only if an estimate is needed. */
+function keepOutput(output: StreamOutput, chunk: ResponseChunk): void {
+  if (chunk instanceof DeferredChunk && !chunk.decoded) output.push(chunk)
+  else collectOutput(output, chunk.events)
+}
+
+/** The text and tool-call arguments of some events. */
+function collectOutput(output: StreamOutput, events: readonly StreamEvent[]): void {
+  for (const ev of events) {
     if (ev.type === 'text') output.push(ev.text)
     else if (ev.type === 'tool_call') output.push(ev.arguments)
   }

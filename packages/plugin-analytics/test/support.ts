@@ -1,5 +1,4 @@
-import type { UsageEvent } from '@tollgate/core'
-import type { TestGateway } from '@tollgate/core/testing'
+import type { Gateway, UsageEvent } from '@tollgate/core'
 
 /** A usage event with the given fields (ids are UUIDs, money in picodollars). */
 export function usageEvent(over: Partial<UsageEvent> & { requestId: string; occurredAt: Date; organizationId: string }): UsageEvent {
@@ -19,18 +18,18 @@ export function usageEvent(over: Partial<UsageEvent> & { requestId: string; occu
 }
 
 /** Writes events through core's usage writer (the gateway's own write path) and waits for the flush. */
-export async function writeEvents(gw: TestGateway, events: UsageEvent[]): Promise<void> {
+export async function writeEvents(gw: Gateway, events: UsageEvent[]): Promise<void> {
   for (const e of events) await gw.usageWriter.add(e)
   await gw.usageWriter.flush()
 }
 
 /** Raw-event count, for polling the rollups until they have read every event. */
-async function rawCount(gw: TestGateway): Promise<number> {
+async function rawCount(gw: Gateway): Promise<number> {
   const [r] = await gw.db.orm.em.fork().execute<{ n: number }[]>('select count(*)::int as n from core_usage_event', [], 'all')
   return r.n
 }
 
-async function rolledUpCount(gw: TestGateway): Promise<number> {
+async function rolledUpCount(gw: Gateway): Promise<number> {
   const [r] = await gw.db.orm.em.fork().execute<{ n: number }[]>('select coalesce(sum(requests), 0)::int as n from analytics_rollup_org where grain = 86400', [], 'all')
   return r.n
 }
@@ -40,7 +39,7 @@ async function rolledUpCount(gw: TestGateway): Promise<number> {
  * transactions older than the cluster's snapshot xmin (other test files' included), so this polls,
  * bounded.
  */
-export async function drainRollups(gw: TestGateway, timeoutMs = 30_000): Promise<void> {
+export async function drainRollups(gw: Gateway, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   const target = await rawCount(gw)
   for (;;) {

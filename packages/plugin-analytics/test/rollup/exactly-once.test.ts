@@ -3,7 +3,7 @@ import pino from 'pino'
 import { createGateway, type Gateway, type UsageEvent } from '@tollgate/core'
 import { createTestDatabase, type TestDatabase } from '@tollgate/core/testing'
 import { analyticsPlugin, CUBES, GRAINS, rollUpBatch } from '@tollgate/plugin-analytics'
-import { seeded, usageEvent } from '../support.ts'
+import { drainRollups, seeded, usageEvent, writeEvents } from '../support.ts'
 
 /**
  * Must show: rollups are exactly once. The rollup upsert and the cursor advance are one
@@ -52,10 +52,6 @@ async function openGateway(testDb: TestDatabase): Promise<Gateway> {
   })
 }
 
-async function write(gw: Gateway, list: UsageEvent[]): Promise<void> {
-  for (const e of list) await gw.usageWriter.add(e)
-  await gw.usageWriter.flush()
-}
 
 /** Every cube at every grain must hold exactly the raw events' totals (computed here, in SQL over the raw table). */
 async function assertExact(t: Test, gw: Gateway, label: string): Promise<void> {
@@ -67,16 +63,21 @@ async function assertExact(t: Test, gw: Gateway, label: string): Promise<void> {
     [],
     'all',
   )
+  // A rollup table's totals over the rows where `column` = value, as the raw query above names them.
+  const sumsOf = async (table: string, column: string, value: unknown) => {
+    const [r] = await em.execute<Record<string, string>[]>(
+      `select sum(requests)::text as requests, sum(cost)::text as cost, sum(market_cost)::text as market_cost, sum(input_tokens)::text as input_tokens,
+              sum(output_tokens)::text as output_tokens, sum(errors)::text as errors, sum(ttft_count)::text as ttft_count
+         from ${table} where ${column} = ?`,
+      [value],
+      'all',
+    )
+    return r
+  }
   let mismatches = 0
   for (const cube of Object.keys(CUBES)) {
     for (const grain of GRAINS) {
-      const [r] = await em.execute<Record<string, string>[]>(
-        `select sum(requests)::text as requests, sum(cost)::text as cost, sum(market_cost)::text as market_cost, sum(input_tokens)::text as input_tokens,
-                sum(output_tokens)::text as output_tokens, sum(errors)::text as errors, sum(ttft_count)::text as ttft_count
-           from analytics_rollup_${cube} where grain = ?`,
-        [grain],
-        'all',
-      )
+      const r = await sumsOf(`analytics_rollup_${cube}`, 'grain', grain)
       if (JSON.stringify(r) !== JSON.stringify(raw)) {
         mismatches++
         t.fail(`${label}: cube ${cube} grain ${grain}: ${JSON.stringify(r)} vs raw ${JSON.stringify(raw)}`)
@@ -89,13 +90,7 @@ async function assertExact(t: Test, gw: Gateway, label: string): Promise<void> {
   let tierMismatches = 0
   for (const cube of Object.keys(CUBES)) {
     for (const zone of zones) {
-      const [r] = await em.execute<Record<string, string>[]>(
-        `select sum(requests)::text as requests, sum(cost)::text as cost, sum(market_cost)::text as market_cost, sum(input_tokens)::text as input_tokens,
-                sum(output_tokens)::text as output_tokens, sum(errors)::text as errors, sum(ttft_count)::text as ttft_count
-           from analytics_local_day_${cube} where time_zone = ?`,
-        [zone],
-        'all',
-      )
+      const r = await sumsOf(`analytics_local_day_${cube}`, 'time_zone', zone)
       if (JSON.stringify(r) !== JSON.stringify(raw)) {
         tierMismatches++
         t.fail(`${label}: local-day tier ${cube} ${zone}: ${JSON.stringify(r)} vs raw ${JSON.stringify(raw)}`)
@@ -105,18 +100,6 @@ async function assertExact(t: Test, gw: Gateway, label: string): Promise<void> {
   t.equal(tierMismatches, 0, `${label}: every cube's local-day tier equals the raw events`)
 }
 
-async function drain(gw: Gateway): Promise<void> {
-  const deadline = Date.now() + 30_000
-  const em = gw.db.orm.em.fork()
-  for (;;) {
-    while ((await gw.workers.runOnce('analytics.rollup')) === true) {}
-    const [{ raw }] = await em.execute<{ raw: number }[]>('select count(*)::int as raw from core_usage_event', [], 'all')
-    const [{ done }] = await em.execute<{ done: number }[]>('select coalesce(sum(requests), 0)::int as done from analytics_rollup_org where grain = 86400', [], 'all')
-    if (done >= raw) return
-    if (Date.now() > deadline) throw new Error(`not caught up: ${done} of ${raw}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 t.test('a worker killed between batches (and mid-batch) and restarted counts every event once', { timeout: 180_000 }, async (t) => {
   const testDb = await createTestDatabase()
@@ -126,7 +109,7 @@ t.test('a worker killed between batches (and mid-batch) and restarted counts eve
     await testDb.drop()
   })
   const first = await openGateway(testDb)
-  await write(first, events(1500, 1, 'crash'))
+  await writeEvents(first, events(1500, 1, 'crash'))
   // The reader sees only events below the cluster's snapshot xmin (other test files' transactions
   // count): wait, bounded, until all 1500 are visible, so the batches below are full.
   for (let deadline = Date.now() + 30_000; ; ) {
@@ -158,7 +141,7 @@ t.test('a worker killed between batches (and mid-batch) and restarted counts eve
   // A new instance on the same database picks up where the committed cursor is.
   const second = await openGateway(testDb)
   open.push(second)
-  await drain(second)
+  await drainRollups(second)
   await assertExact(t, second, 'after restart')
   // Running again finds nothing new.
   t.equal(await second.workers.runOnce('analytics.rollup'), false, 'caught up: nothing is rolled up twice')
@@ -178,7 +161,7 @@ t.test('two workers racing on one database count every event once', { timeout: 1
   // race is between concurrent runs in one instance.
   const b = process.env.DATABASE_URL ? await openGateway(testDb) : a
   if (b !== a) open.push(b)
-  await write(a, events(1200, 2, 'race-a'))
+  await writeEvents(a, events(1200, 2, 'race-a'))
   const loop = async (run: () => Promise<number>) => {
     let total = 0
     for (let idle = 0; idle < 3; ) {
@@ -194,9 +177,9 @@ t.test('two workers racing on one database count every event once', { timeout: 1
     loop(async () => ((await b.workers.runOnce('analytics.rollup')) === true ? 1 : 0)),
     loop(async () => (await rollUpBatch(a.usage, { limit: 150, slice: 64 })).count),
     loop(async () => (await rollUpBatch(b.usage, { limit: 170 })).count),
-    write(b, events(800, 3, 'race-b')).then(() => 0),
+    writeEvents(b, events(800, 3, 'race-b')).then(() => 0),
   ])
   await racing
-  await drain(a)
+  await drainRollups(a)
   await assertExact(t, a, 'after the race')
 })

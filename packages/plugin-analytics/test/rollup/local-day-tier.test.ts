@@ -4,7 +4,7 @@ import { createGateway, type Gateway, type UsageEvent } from '@tollgate/core'
 import { createTestDatabase } from '@tollgate/core/testing'
 import { AnalyticsServices, analyticsPlugin } from '@tollgate/plugin-analytics'
 import { parseTimeRange } from '../../src/query/params.ts'
-import { seeded, usageEvent } from '../support.ts'
+import { drainRollups, seeded, usageEvent, writeEvents } from '../support.ts'
 
 /**
  * Must show: the local-day tier is exact. Events are rolled up first with no tier zone configured,
@@ -101,24 +101,7 @@ async function openGateway(options: Awaited<ReturnType<typeof createTestDatabase
   })
 }
 
-/** Runs the worker until the rollups hold every raw event (bounded: the reader waits for the snapshot xmin on PostgreSQL). */
-async function drain(gw: Gateway): Promise<void> {
-  const deadline = Date.now() + 60_000
-  const em = gw.db.orm.em.fork()
-  for (;;) {
-    while ((await gw.workers.runOnce('analytics.rollup')) === true) {}
-    const [{ raw }] = await em.execute<{ raw: number }[]>('select count(*)::int as raw from core_usage_event', [], 'all')
-    const [{ done }] = await em.execute<{ done: number }[]>('select coalesce(sum(requests), 0)::int as done from analytics_rollup_org where grain = 86400', [], 'all')
-    if (done >= raw) return
-    if (Date.now() > deadline) throw new Error(`not caught up: ${done} of ${raw}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
-async function write(gw: Gateway, list: UsageEvent[]): Promise<void> {
-  for (const e of list) await gw.usageWriter.add(e)
-  await gw.usageWriter.flush()
-}
 
 // Daily series over whole local days, and ranges whose first and last days are partial.
 const CASES: [zone: string, from: string, to: string][] = [
@@ -172,16 +155,16 @@ t.test('the local-day tier, backfilled and then kept by every batch, equals the 
 
   // Phase 1: no tier zone configured.
   const before = await openGateway(testDb.options, [])
-  await write(before, phase1)
-  await drain(before)
+  await writeEvents(before, phase1)
+  await drainRollups(before, 60_000)
   const [{ n: untiered }] = await before.db.orm.em.fork().execute<{ n: number }[]>('select count(*)::int as n from analytics_local_day_model', [], 'all')
   t.equal(untiered, 0, 'no zone configured: no local-day rows')
   await before.close()
 
   // Phase 2: the zones are added: the first run backfills them, later batches add to them.
   const gw = await openGateway(testDb.options, ZONES)
-  await write(gw, phase2)
-  await drain(gw)
+  await writeEvents(gw, phase2)
+  await drainRollups(gw, 60_000)
   const em = gw.db.orm.em.fork()
   const listed = await em.execute<{ time_zone: string }[]>('select time_zone from analytics_local_day_zone order by 1', [], 'all')
   t.same(

@@ -71,6 +71,7 @@ export { estimateInputTokens, estimateTextTokens, estimateUsage } from './usage/
 export { ModelCatalog, computeCost, modelFromConfig, type CatalogModel, type ModelConfig, type ModelPrices } from './catalog/model-catalog.js'
 export { costOf, formatUsd, parseUsd, parseDecimal, formatDecimal, parsePricePerMillion, formatPricePerMillion, type Picodollars, type MicrodollarsPerMillion } from './util/money.js'
 export { isTimeZone, type LocalParts, localParts, localToUtc, offsetAt } from './util/time-zone.js'
+export { RefreshingCache, type RefreshingCacheOptions } from './util/refreshing-cache.js'
 
 // Providers and protocols
 export { UpstreamError, type ProviderAdapter, type ProviderConfig, type ProviderFactory, type UpstreamCall, type UpstreamResult, type UpstreamErrorKind } from './providers/provider.js'

@@ -1,7 +1,7 @@
 // Gateway throughput with billing and budgets on versus core only, in one run, with one hot
 // organization and with many; plus the settlement rate (request charges written to the ledger).
 //
-//   node packages/plugin-billing-stripe/bench/throughput.mjs [--duration 8] [--rounds 2] [--orgs 200] [--connections 50]
+//   node packages/plugin-billing-stripe/bench/throughput.mjs [--duration 8] [--rounds 2] [--orgs 200] [--connections 50] [--only hot|many]
 //
 // Every process (fake upstream, gateways, load) is separate; rounds alternate core and billing,
 // the figure is the median of the rounds. Uses PostgreSQL when DATABASE_URL is set, else PGlite.
@@ -20,6 +20,9 @@ const duration = arg('duration', 8)
 const rounds = arg('rounds', 2)
 const manyOrgs = arg('orgs', 200)
 const connections = arg('connections', 50)
+// --only hot | many: run one of the two scenarios (for quick comparisons while working on one).
+const onlyAt = process.argv.indexOf('--only')
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined
 const tsx = ['--import=./test-support/tsx-register.mjs', '--conditions=tollgate-src']
 
 // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each gateway process there (for finding hot spots).
@@ -44,7 +47,8 @@ const { port: upstreamPort } = await upstream.next()
 const upstreamUrl = `http://127.0.0.1:${upstreamPort}`
 const report = { duration, rounds, connections, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite', scenarios: {} }
 
-for (const [scenario, orgs] of [['one hot organization', 1], [`${manyOrgs} organizations`, manyOrgs]]) {
+const scenarios = [['hot', 'one hot organization', 1], ['many', `${manyOrgs} organizations`, manyOrgs]].filter(([key]) => !only || key === only)
+for (const [, scenario, orgs] of scenarios) {
   const core = start([`${here}gateway.ts`, upstreamUrl, 'core', String(orgs)], { ts: true })
   const billing = start([`${here}gateway.ts`, upstreamUrl, 'billing', String(orgs)], { ts: true })
   const [c, b] = await Promise.all([core.next(), billing.next()])

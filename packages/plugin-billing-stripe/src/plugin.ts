@@ -10,6 +10,7 @@ import { RequestBudgets } from './budgets/request-budgets.js'
 import { commerceConfigProperties, commerceMigrations, registerCommerce } from './commerce/register-commerce.js'
 import { type LedgerSideConfig, ledgerConfigProperties } from './config.js'
 import './errors.js'
+import { AccountDirectory } from './ledger/account-directory.js'
 import { registerLedgerRoutes } from './ledger/ledger-routes.js'
 import { billingAccountsRef, billingBudgetsRef, billingControlRef, billingLedgerRef, billingMetersRef } from './ledger/ledger-service.js'
 import { SettlementWriter } from './ledger/settlement-writer.js'
@@ -39,9 +40,11 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
   async register(host, config) {
     const db = host.services.get(CoreServices.database)
     const catalog = host.services.get(CoreServices.catalog)
-    const ledger = new SqlLedger(db)
-    const settings = new OrgSettingsStore(db, config)
-    const budgets = new BudgetStore(db)
+    // The per-organization caches read on the request path re-read what is in use in the background; a failed re-read is logged and retried.
+    const onRefreshError = (err: unknown) => host.log.warn({ err }, 'billing: could not re-read cached settings, budgets or accounts; serving the cached values for now')
+    const ledger = new SqlLedger(db, new AccountDirectory(db, { onRefreshError }))
+    const settings = new OrgSettingsStore(db, config, { onRefreshError })
+    const budgets = new BudgetStore(db, { onRefreshError })
     const clock = new PeriodClock()
     const leases = new LeaseManager(db, `${process.pid}-${randomUUID()}`, config.leases, host.log)
     const writer = new SettlementWriter(db, ledger, leases, host.log, config.settlement)
@@ -97,6 +100,9 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
       await writer.close()
       await leases.close()
       alerts.close()
+      settings.close()
+      budgets.close()
+      ledger.accounts.close()
     })
 
     const meterWorker = meterSettlementWorker(meters, config.settlement.workerIntervalMs, (r) => {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { type Principal, type Role, minRole } from '../context/principal.js'
 import type { Database } from '../data/database.js'
+import { RefreshingCache } from '../util/refreshing-cache.js'
 import { hashApiKey, looksLikeApiKey } from './api-key-secret.js'
 
 interface KeyRow {
@@ -21,15 +22,17 @@ interface KeyRow {
 
 interface CacheEntry {
   principal: Principal | undefined
-  expiresAt: number
   keyExpiresAt: number | undefined
 }
 
 /**
- * Resolves an API key secret to its principal. Lookups are cached for a short time (default
- * 5 s) so the hot path makes no database round trip; revocation through this instance clears the
- * entry at once, other instances within the TTL. Last-used times are collected and written in
- * one statement every few seconds, never per request.
+ * Resolves an API key secret to its principal. Lookups are cached (default TTL 5 s) so the hot
+ * path makes no database round trip: the keys in use are re-read together in one query every
+ * half TTL while their cached answer keeps being served, so a revocation or role change made on
+ * another instance takes effect within about the TTL, and no request waits on the database for a
+ * key it had a moment ago (a key whose re-reads keep failing stops being served after 3 × TTL).
+ * Revocation through this instance clears the cache at once. Last-used times are collected and
+ * written in one statement every few seconds, never per request.
  *
  * The effective role is the lower of the key's role and its owner's current role, so a key
  * never exceeds its creator: demote the creator and the key follows.
@@ -37,19 +40,19 @@ interface CacheEntry {
 export class ApiKeyAuthenticator {
   readonly #db: Database
   readonly #log: Logger
-  readonly #ttlMs: number
-  readonly #cache = new Map<string, CacheEntry>()
-  /** Lookups in flight, so concurrent first requests with one key share a single database query. */
-  readonly #loading = new Map<string, Promise<CacheEntry>>()
-  /** Bumped by invalidate(): a lookup that started before it is answered but not cached. */
-  #generation = 0
+  /** Keyed by the secret itself: a cache hit costs no hash (the secret is in memory during the request anyway). */
+  readonly #cache: RefreshingCache<string, CacheEntry>
   readonly #used = new Set<string>()
   readonly #timer: NodeJS.Timeout
 
   constructor(db: Database, log: Logger, options: { cacheTtlMs?: number; lastUsedFlushMs?: number } = {}) {
     this.#db = db
     this.#log = log
-    this.#ttlMs = options.cacheTtlMs ?? 5000
+    this.#cache = new RefreshingCache({
+      ttlMs: options.cacheTtlMs ?? 5000,
+      loadMany: (secrets) => this.#load(secrets),
+      onRefreshError: (err) => this.#log.warn({ err }, 'could not re-read cached API keys; serving the cached answers until they are too old'),
+    })
     this.#timer = setInterval(() => void this.flushLastUsed(), options.lastUsedFlushMs ?? 5000)
     this.#timer.unref()
   }
@@ -57,74 +60,61 @@ export class ApiKeyAuthenticator {
   /** The principal of a key secret, or undefined when it is unknown, revoked, expired or its owner is gone. */
   async authenticate(secret: string): Promise<Principal | undefined> {
     if (!looksLikeApiKey(secret)) return undefined
-    const now = Date.now()
-    // Keyed by the secret itself: a cache hit costs no hash (the secret is in memory during the request anyway).
-    let entry = this.#cache.get(secret)
-    if (!entry || entry.expiresAt < now) entry = await this.#loadShared(secret, now)
+    const found = this.#cache.get(secret)
+    const entry = found instanceof Promise ? await found : found
     if (!entry.principal) return undefined
-    if (entry.keyExpiresAt !== undefined && entry.keyExpiresAt <= now) return undefined
+    if (entry.keyExpiresAt !== undefined && entry.keyExpiresAt <= Date.now()) return undefined
     this.#used.add(entry.principal.apiKeyId as string)
     return entry.principal
   }
 
-  #loadShared(secret: string, now: number): Promise<CacheEntry> {
-    const pending = this.#loading.get(secret)
-    if (pending) return pending
-    const generation = this.#generation
-    const load = this.#load(hashApiKey(secret), now)
-      .then((entry) => {
-        if (generation === this.#generation) {
-          if (this.#cache.size > 100_000) this.#cache.clear()
-          this.#cache.set(secret, entry)
-        }
-        return entry
-      })
-      .finally(() => this.#loading.delete(secret))
-    this.#loading.set(secret, load)
-    return load
-  }
-
-  async #load(hash: string, now: number): Promise<CacheEntry> {
-    const rows = await this.#db.orm.em.fork().execute<KeyRow[]>(
-      `select k.id, k.organization_id, k.project_id, k.owner_user_id, k.name, k.prefix, k.role, k.app_name, k.expires_at,
+  /** The current answer for each secret, in order, in one query (plus one for developer keys' project grants). */
+  async #load(secrets: readonly string[]): Promise<CacheEntry[]> {
+    const hashes = secrets.map(hashApiKey)
+    const rows = await this.#db.orm.em.fork().execute<(KeyRow & { secret_hash: string })[]>(
+      `select k.secret_hash, k.id, k.organization_id, k.project_id, k.owner_user_id, k.name, k.prefix, k.role, k.app_name, k.expires_at,
               m.role as member_role, m.id as membership_id, u.platform_admin, u.disabled_at
          from core_api_key k
          join core_user u on u.id = k.owner_user_id
          left join core_membership m on m.organization_id = k.organization_id and m.user_id = k.owner_user_id
          join core_project p on p.id = k.project_id and p.deleted_at is null
-        where k.secret_hash = ? and k.revoked_at is null`,
-      [hash],
+        where k.secret_hash in (${hashes.map(() => '?').join(',')}) and k.revoked_at is null`,
+      hashes,
       'all',
     )
-    const row = rows[0]
-    const expiresAt = now + this.#ttlMs
-    if (!row?.member_role || row.disabled_at) return { principal: undefined, expiresAt, keyExpiresAt: undefined }
-    let projectIds: string[] | undefined
-    const role = minRole(row.role, row.member_role)
-    if (role === 'developer' && row.membership_id) {
-      const grants = await this.#db.orm.em.fork().execute<{ project_id: string }[]>('select project_id from core_membership_project where membership_id = ?', [row.membership_id], 'all')
-      projectIds = grants.map((g) => g.project_id)
+    const byHash = new Map(rows.map((r) => [r.secret_hash, r]))
+    const developers = rows.filter((r) => r.member_role && !r.disabled_at && r.membership_id && minRole(r.role, r.member_role) === 'developer').map((r) => r.membership_id as string)
+    const grants = new Map<string, string[]>()
+    if (developers.length > 0) {
+      const granted = await this.#db.orm.em
+        .fork()
+        .execute<{ membership_id: string; project_id: string }[]>(`select membership_id, project_id from core_membership_project where membership_id in (${developers.map(() => '?').join(',')})`, developers, 'all')
+      for (const id of developers) grants.set(id, [])
+      for (const g of granted) grants.get(g.membership_id)?.push(g.project_id)
     }
-    const principal: Principal = {
-      kind: 'api_key',
-      organizationId: row.organization_id,
-      projectId: row.project_id,
-      apiKeyId: row.id,
-      apiKeyPrefix: row.prefix,
-      apiKeyName: row.name,
-      userId: row.owner_user_id,
-      role,
-      projectIds,
-      platformAdmin: row.platform_admin,
-      appName: row.app_name ?? undefined,
-    }
-    return { principal, expiresAt, keyExpiresAt: row.expires_at ? new Date(row.expires_at).getTime() : undefined }
+    return hashes.map((hash) => {
+      const row = byHash.get(hash)
+      if (!row?.member_role || row.disabled_at) return { principal: undefined, keyExpiresAt: undefined }
+      const role = minRole(row.role, row.member_role)
+      const principal: Principal = {
+        kind: 'api_key',
+        organizationId: row.organization_id,
+        projectId: row.project_id,
+        apiKeyId: row.id,
+        apiKeyPrefix: row.prefix,
+        apiKeyName: row.name,
+        userId: row.owner_user_id,
+        role,
+        projectIds: role === 'developer' && row.membership_id ? grants.get(row.membership_id) : undefined,
+        platformAdmin: row.platform_admin,
+        appName: row.app_name ?? undefined,
+      }
+      return { principal, keyExpiresAt: row.expires_at ? new Date(row.expires_at).getTime() : undefined }
+    })
   }
 
   /** Drops every cached lookup (after a revocation, a role change, a member removal). */
   invalidate(): void {
-    this.#generation++
-    this.#loading.clear()
     this.#cache.clear()
   }
 
@@ -143,6 +133,7 @@ export class ApiKeyAuthenticator {
   /** Stops the timer and writes pending last-used times. */
   async close(): Promise<void> {
     clearInterval(this.#timer)
+    this.#cache.close()
     await this.flushLastUsed()
   }
 }

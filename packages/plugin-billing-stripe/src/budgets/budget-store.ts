@@ -129,19 +129,39 @@ export function describeBudget(b: Budget): string {
 }
 
 /**
- * Budgets per organization, cached like the settings: served from memory, refreshed in the
- * background after `ttlMs`, reloaded at once after a change on this instance.
+ * Budgets per organization, cached like the settings: served from memory, re-read in the
+ * background (every organization in use in one query), reloaded at once after a change on this
+ * instance.
  */
 export class BudgetStore {
   readonly #db: Database
   readonly #cache: OrgCache<Budget[]>
 
-  constructor(db: Database, options: { ttlMs?: number } = {}) {
+  constructor(db: Database, options: { ttlMs?: number; onRefreshError?: (err: unknown) => void } = {}) {
     this.#db = db
-    this.#cache = new OrgCache(async (organizationId, em) => {
-      const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_budget where organization_id = ? and deleted_at is null order by created_at', [organizationId], 'all')
-      return rows.map(fromRow)
-    }, options.ttlMs ?? 5_000)
+    this.#cache = new OrgCache(
+      {
+        load: async (organizationId, em) => {
+          const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_budget where organization_id = ? and deleted_at is null order by created_at', [organizationId], 'all')
+          return rows.map(fromRow)
+        },
+        loadMany: async (organizationIds) => {
+          const rows = await this.#db.orm.em
+            .fork()
+            .execute<Row[]>(`select * from billing_budget where organization_id in (${organizationIds.map(() => '?').join(',')}) and deleted_at is null order by created_at`, [...organizationIds], 'all')
+          const byOrg = new Map<string, Budget[]>(organizationIds.map((id) => [id, []]))
+          for (const r of rows) byOrg.get(r.organization_id)?.push(fromRow(r))
+          return organizationIds.map((id) => byOrg.get(id) as Budget[])
+        },
+      },
+      options.ttlMs ?? 5_000,
+      options.onRefreshError,
+    )
+  }
+
+  /** Stops the cache's background re-reads. */
+  close(): void {
+    this.#cache.close()
   }
 
   /** An organization's budgets from the cache, or undefined before the first load. */

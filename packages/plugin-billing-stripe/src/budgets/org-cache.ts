@@ -1,42 +1,43 @@
-import type { TxEntityManager } from '@tollgate/core'
+import { RefreshingCache, type TxEntityManager } from '@tollgate/core'
+
+/** How an OrgCache reads its values: one organization (optionally in a transaction), or many in one query. */
+export interface OrgCacheSource<T> {
+  load: (organizationId: string, em?: TxEntityManager) => Promise<T>
+  loadMany: (organizationIds: readonly string[]) => Promise<T[]>
+}
 
 /**
  * Per-organization values read on the request path (budgets, billing settings): served from
- * memory, and once older than the TTL still served while one background reload replaces them, so
- * a request never waits on the database for a value it had a moment ago.
+ * memory, with the organizations in use re-read together in the background (one query per half
+ * TTL, not one per organization), so a request never waits on the database for a value it had a
+ * moment ago and a change made on another instance is seen within about the TTL.
  */
 export class OrgCache<T> {
-  readonly #load: (organizationId: string, em?: TxEntityManager) => Promise<T>
-  readonly #ttlMs: number
-  readonly #entries = new Map<string, { value: T; at: number; refreshing?: boolean }>()
+  readonly #source: OrgCacheSource<T>
+  readonly #cache: RefreshingCache<string, T>
 
-  constructor(load: (organizationId: string, em?: TxEntityManager) => Promise<T>, ttlMs: number) {
-    this.#load = load
-    this.#ttlMs = ttlMs
+  constructor(source: OrgCacheSource<T>, ttlMs: number, onRefreshError?: (err: unknown) => void) {
+    this.#source = source
+    this.#cache = new RefreshingCache({ ttlMs, loadMany: source.loadMany, onRefreshError })
   }
 
-  /** The cached value (reloading it in the background when stale), or undefined before the first load. */
+  /** The cached value, or undefined before the first load (or when its re-reads have failed for long). */
   cached(organizationId: string): T | undefined {
-    const hit = this.#entries.get(organizationId)
-    if (!hit) return undefined
-    if (Date.now() - hit.at > this.#ttlMs && !hit.refreshing) {
-      hit.refreshing = true
-      void this.load(organizationId).catch(() => {
-        hit.refreshing = false
-      })
-    }
-    return hit.value
+    return this.#cache.peek(organizationId)
   }
 
-  /** The value, loading it when not cached. */
+  /** The value, loading it when not cached (inside the caller's transaction when one is given). */
   get(organizationId: string, em?: TxEntityManager): T | Promise<T> {
-    return this.cached(organizationId) ?? this.load(organizationId, em)
+    return this.#cache.get(organizationId, () => this.#source.load(organizationId, em))
   }
 
-  /** Reads the value from the database now (after a change, or on a miss) and caches it. */
-  async load(organizationId: string, em?: TxEntityManager): Promise<T> {
-    const value = await this.#load(organizationId, em)
-    this.#entries.set(organizationId, { value, at: Date.now() })
-    return value
+  /** Reads the value from the database now (after a change) and caches it. */
+  load(organizationId: string, em?: TxEntityManager): Promise<T> {
+    return this.#cache.reload(organizationId, () => this.#source.load(organizationId, em))
+  }
+
+  /** Stops the background re-reads. */
+  close(): void {
+    this.#cache.close()
   }
 }

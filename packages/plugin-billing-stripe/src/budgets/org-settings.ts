@@ -33,6 +33,7 @@ export interface OrgBillingSettingsPatch {
 }
 
 interface Row {
+  organization_id: string
   timezone: string | null
   require_prepaid_balance: boolean | null
   low_balance_threshold: string | null
@@ -48,9 +49,9 @@ function json<T>(v: unknown): T | null {
 }
 
 /**
- * Organization billing settings, cached per organization for `ttlMs` (changes made on this
- * instance are seen at once; on others within the TTL). A stale entry is served while it
- * refreshes in the background, so the request path never waits after the first load.
+ * Organization billing settings, cached per organization (changes made on this instance are
+ * seen at once; on others within about `ttlMs`). The organizations in use are re-read together
+ * in the background, so the request path never waits after the first load.
  */
 export class OrgSettingsStore {
   readonly #db: Database
@@ -58,13 +59,29 @@ export class OrgSettingsStore {
   readonly #cache: OrgCache<OrgBillingSettings>
   readonly #listeners: ((s: OrgBillingSettings) => void)[] = []
 
-  constructor(db: Database, config: LedgerSideConfig, options: { ttlMs?: number } = {}) {
+  constructor(db: Database, config: LedgerSideConfig, options: { ttlMs?: number; onRefreshError?: (err: unknown) => void } = {}) {
     this.#db = db
     this.#config = config
-    this.#cache = new OrgCache(async (organizationId, em) => {
-      const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_org_settings where organization_id = ?', [organizationId], 'all')
-      return this.#fromRow(organizationId, rows[0])
-    }, options.ttlMs ?? 5_000)
+    this.#cache = new OrgCache(
+      {
+        load: async (organizationId, em) => {
+          const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_org_settings where organization_id = ?', [organizationId], 'all')
+          return this.#fromRow(organizationId, rows[0])
+        },
+        loadMany: async (organizationIds) => {
+          const rows = await this.#db.orm.em.fork().execute<Row[]>(`select * from billing_org_settings where organization_id in (${organizationIds.map(() => '?').join(',')})`, [...organizationIds], 'all')
+          const byOrg = new Map(rows.map((r) => [r.organization_id, r]))
+          return organizationIds.map((id) => this.#fromRow(id, byOrg.get(id)))
+        },
+      },
+      options.ttlMs ?? 5_000,
+      options.onRefreshError,
+    )
+  }
+
+  /** Stops the cache's background re-reads. */
+  close(): void {
+    this.#cache.close()
   }
 
   /** Called when an organization's settings change on this instance. */

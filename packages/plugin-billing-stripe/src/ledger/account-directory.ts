@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Database, TollgateError, type TxEntityManager } from '@tollgate/core'
+import { type Database, RefreshingCache, TollgateError, type TxEntityManager } from '@tollgate/core'
 import type { LedgerAccountRef } from './ledger-types.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -15,19 +15,34 @@ function keyOf(ref: LedgerAccountRef): string {
 
 /**
  * Credit accounts by owner. Accounts are created on first use and never deleted, so an id, once
- * known, is cached for the life of the process. Personal (developer-plan) accounts are looked
- * up with a short-lived cache so a request finds one within seconds of its creation.
+ * known, is cached for the life of the process. Whether a member has a personal (developer-plan)
+ * account is cached for a few seconds, the members in use re-read together in the background, so
+ * a request finds a new one within seconds of its creation.
  */
 export class AccountDirectory {
   readonly #db: Database
   readonly #ids = new Map<string, string>()
-  /** (org|user) → personal account id or null, with the time it was checked. */
-  readonly #personal = new Map<string, { id: string | null; at: number }>()
-  readonly #personalTtlMs: number
+  /** (org|user) → personal account id, or null when the member has none. */
+  readonly #personal: RefreshingCache<string, string | null>
 
-  constructor(db: Database, options: { personalTtlMs?: number } = {}) {
+  constructor(db: Database, options: { personalTtlMs?: number; onRefreshError?: (err: unknown) => void } = {}) {
     this.#db = db
-    this.#personalTtlMs = options.personalTtlMs ?? 5_000
+    this.#personal = new RefreshingCache({ ttlMs: options.personalTtlMs ?? 5_000, loadMany: (keys) => this.#personalAccounts(keys), onRefreshError: options.onRefreshError })
+  }
+
+  /** Stops the background re-reads. */
+  close(): void {
+    this.#personal.close()
+  }
+
+  /** The personal account of each (org|user) key, in order, in one query. */
+  async #personalAccounts(keys: readonly string[]): Promise<(string | null)[]> {
+    const pairs = keys.map((k) => k.split('|'))
+    const rows = await this.#db.orm.em
+      .fork()
+      .execute<{ organization_id: string; user_id: string; id: string }[]>(`select organization_id, user_id, id from billing_account where (organization_id, user_id) in (${pairs.map(() => '(?, ?)').join(',')})`, pairs.flat(), 'all')
+    const found = new Map(rows.map((r) => [`${r.organization_id}|${r.user_id}`, r.id]))
+    return keys.map((k) => found.get(k) ?? null)
   }
 
   /** The account id of an owner, from the cache only. */
@@ -49,7 +64,7 @@ export class AccountDirectory {
     // roll back (or be invisible to other transactions until it commits).
     if (!em) {
       this.#ids.set(key, row.id)
-      if (ref.userId) this.#personal.set(key, { id: row.id, at: Date.now() })
+      if (ref.userId) this.#personal.set(key, row.id)
     } else if (ref.userId) {
       // Forget a cached "no personal account": the next lookup reads the committed state.
       this.#personal.delete(key)
@@ -70,15 +85,15 @@ export class AccountDirectory {
   async forMember(organizationId: string, userId: string | undefined, em?: TxEntityManager): Promise<{ ref: LedgerAccountRef; id: string }> {
     if (userId) {
       const key = `${organizationId}|${userId}`
-      const hit = this.#personal.get(key)
-      let id = hit && Date.now() - hit.at < this.#personalTtlMs ? hit.id : undefined
-      if (id === undefined) {
+      const found = this.#personal.get(key, async () => {
         const rows = await (em ?? this.#db.orm.em.fork()).execute<{ id: string }[]>('select id from billing_account where organization_id = ? and user_id = ?', [organizationId, userId], 'all')
-        id = rows[0]?.id ?? null
-        this.#personal.set(key, { id, at: Date.now() })
-        if (id) this.#ids.set(key, id)
+        return rows[0]?.id ?? null
+      })
+      const id = found instanceof Promise ? await found : found
+      if (id) {
+        this.#ids.set(key, id)
+        return { ref: { organizationId, userId }, id }
       }
-      if (id) return { ref: { organizationId, userId }, id }
     }
     const ref = { organizationId }
     return { ref, id: await this.ensure(ref, em) }
@@ -87,9 +102,9 @@ export class AccountDirectory {
   /** Synchronous form of forMember for the hot path: undefined when the caches cannot answer. */
   forMemberCached(organizationId: string, userId: string | undefined): { ref: LedgerAccountRef; id: string } | undefined {
     if (userId) {
-      const hit = this.#personal.get(`${organizationId}|${userId}`)
-      if (!hit || Date.now() - hit.at >= this.#personalTtlMs) return undefined
-      if (hit.id) return { ref: { organizationId, userId }, id: hit.id }
+      const id = this.#personal.peek(`${organizationId}|${userId}`)
+      if (id === undefined) return undefined
+      if (id) return { ref: { organizationId, userId }, id }
     }
     const id = this.#ids.get(organizationId)
     return id ? { ref: { organizationId }, id } : undefined

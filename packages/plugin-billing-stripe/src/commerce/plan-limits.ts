@@ -9,6 +9,9 @@ import { effectivePlan } from './plans.js'
 interface Snapshot {
   month: string
   limits: PlanLimits
+  /** The month's bounds (ms since epoch): the hot path checks the month with two comparisons. */
+  monthStart: number
+  monthEnd: number
   requests: number
   tokens: number
   /** When the snapshot was read (ms since epoch). */
@@ -55,18 +58,18 @@ export class PlanLimitGuard {
 
   async #snapshot(organizationId: string): Promise<Snapshot> {
     const now = Date.now()
-    const { start, month } = monthBounds(new Date(now))
     const cached = this.#snapshots.get(organizationId)
     // A plan without request or token limits needs no usage reads: only its plan is re-read, every 30 s (or when it changes here).
     const ttl = cached && cached.limits.requestsPerMonth === null && cached.limits.tokensPerMonth === null ? Math.max(this.#ctx.config.limitCacheMs, UNLIMITED_PLAN_TTL_MS) : this.#ctx.config.limitCacheMs
-    if (cached && cached.month === month && now - cached.at < ttl) return cached
+    if (cached && now >= cached.monthStart && now < cached.monthEnd && now - cached.at < ttl) return cached
+    const { start, end, month } = monthBounds(new Date(now))
     let loading = this.#loading.get(organizationId)
     if (!loading) {
       loading = (async () => {
         const plan = await effectivePlan(this.#ctx, reader(this.#ctx.host.db), organizationId)
         const limited = plan.plan.limits.requestsPerMonth !== null || plan.plan.limits.tokensPerMonth !== null
         const used = limited ? await rolledUpUsage(reader(this.#ctx.host.db), organizationId, start) : { requests: 0, tokens: 0 }
-        const snap: Snapshot = { month, limits: plan.plan.limits, requests: used.requests, tokens: used.tokens, at: Date.now() }
+        const snap: Snapshot = { month, monthStart: start.getTime(), monthEnd: end.getTime(), limits: plan.plan.limits, requests: used.requests, tokens: used.tokens, at: Date.now() }
         // Requests counted locally are absorbed as the rollup catches up with them.
         const prev = this.#snapshots.get(organizationId)
         const local = this.#local.get(organizationId)

@@ -147,3 +147,45 @@ t.test('usage events: an event committed late with a lower id is not skipped (Po
   }
   t.same(seen.sort(), ['late', 'req-1'], 'both events are read once the late one commits')
 })
+
+t.test('usage events: what arrives during a write waits for the next tick instead of a second small INSERT', async (t) => {
+  const testDb = await createTestDatabase()
+  const db = await openDatabase(testDb.options, CORE_ENTITIES, CORE_MIGRATIONS)
+  t.teardown(async () => {
+    await db.close()
+    await testDb.drop()
+  })
+  await migrateDatabase(db)
+  // Every INSERT waits for the gate, so events can be added while one is in flight.
+  let open!: () => void
+  const gate = new Promise<void>((r) => (open = r))
+  const gated = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop !== 'orm') return Reflect.get(target, prop, receiver)
+      const em = {
+        fork: () => {
+          const forked = target.orm.em.fork()
+          const kysely = forked.getKysely()
+          return { getKysely: () => ({ executeQuery: async (q: Parameters<typeof kysely.executeQuery>[0]) => (await gate, kysely.executeQuery(q)) }) }
+        },
+      }
+      return { em }
+    },
+  })
+  const writer = new UsageWriter(gated, new EventBus(log), log, { batchSize: 100, flushIntervalMs: 60_000 })
+  const inserts: number[] = []
+  writer.onFlush = (count) => void inserts.push(count)
+  for (let i = 1; i <= 100; i++) writer.add(event(i, '00000000-0000-4000-8000-000000000002'))
+  // The full batch went out; 30 more arrive while it is being written.
+  for (let i = 101; i <= 130; i++) writer.add(event(i, '00000000-0000-4000-8000-000000000002'))
+  open()
+  for (let i = 0; i < 500 && inserts.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  await new Promise((r) => setTimeout(r, 50))
+  t.same(inserts, [100], 'one INSERT for the full batch; the 30 late events were not sent at once on their own')
+  t.equal(writer.queueDepth, 30, 'they wait for the next tick')
+  await writer.flush()
+  t.same(inserts, [100, 30], 'flush() writes the rest')
+  const [{ n }] = await db.orm.em.fork().execute<{ n: number }[]>("select count(*)::int as n from core_usage_event where organization_id = '00000000-0000-4000-8000-000000000002'", [], 'all')
+  t.equal(n, 130)
+  await writer.close()
+})

@@ -166,7 +166,10 @@ t.test('usage events: what arrives during a write waits for the next tick instea
         fork: () => {
           const forked = target.orm.em.fork()
           const kysely = forked.getKysely()
-          return { getKysely: () => ({ executeQuery: async (q: Parameters<typeof kysely.executeQuery>[0]) => (await gate, kysely.executeQuery(q)) }) }
+          return { getKysely: () => ({ executeQuery: async (q: Parameters<typeof kysely.executeQuery>[0]) => {
+                await gate
+                return kysely.executeQuery(q)
+              }, }) }
         },
       }
       return { em }

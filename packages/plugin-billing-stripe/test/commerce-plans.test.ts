@@ -1,4 +1,5 @@
 import t from 'tap'
+import { CoreServices } from '@tollgate/core'
 import { assertLedgerInvariant, commerceGateway, memberKey, platformAdminKey, shuffle } from './support/commerce-gateway.ts'
 
 const USD = 1_000_000_000_000n
@@ -145,4 +146,31 @@ t.test('plan limits: seats on invite and join, monthly requests before the upstr
     await call('PUT', `/billing/admin/organizations/${org}/plan`, { plan: 'enterprise' }, admin.key)
     return memberKey(gw, 'member')
   }
+})
+
+t.test('plan limits: a plan changed on another instance is seen within planLimitCacheMs, for every organization in use', async (t) => {
+  const { gw, call } = await commerceGateway(t, { ...PLAN_CONFIG, devMode: true, planLimitCacheMs: 300 }, { withStripe: false })
+  const owners = [{ org: gw.organizationId, key: gw.apiKey }]
+  for (let i = 0; i < 2; i++) {
+    const user = await gw.identity.createUser({ email: `plan-refresh-${i}-${Date.now()}@example.test` })
+    const key = await gw.identity.createApiKey({ organizationId: user.personalOrganizationId, projectId: user.defaultProjectId, ownerUserId: user.id, name: 'plan refresh' })
+    owners.push({ org: user.personalOrganizationId, key: key.secret })
+  }
+  const chat = (key: string) => gw.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, payload: { model: 'mock-echo', messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 } })
+  for (const o of owners) {
+    const bought = await call('POST', `/billing/organizations/${o.org}/checkout`, { packageId: 'starter' }, o.key)
+    t.ok(bought.status < 300, `credits granted in development mode (${bought.status})`)
+    t.equal((await chat(o.key)).statusCode, 200)
+    t.equal((await chat(o.key)).statusCode, 200)
+    t.equal((await chat(o.key)).json().error?.code, 'TOLLGATE_ERR_PLAN_LIMIT_EXCEEDED', 'the free plan allows 2 requests a month')
+  }
+  // Another instance assigns Enterprise to all three: this one hears nothing, its background re-read finds it.
+  const em = gw.services.get(CoreServices.database).orm.em.fork()
+  for (const o of owners) await em.execute("insert into billing_org_plan (organization_id, plan) values (?, 'enterprise')", [o.org], 'run')
+  const served = new Set<string>()
+  for (let i = 0; i < 100 && served.size < owners.length; i++) {
+    for (const o of owners) if (!served.has(o.org) && (await chat(o.key)).statusCode === 200) served.add(o.org)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.equal(served.size, owners.length, 'every organization is served again under its new plan, with no restart and no notice')
 })

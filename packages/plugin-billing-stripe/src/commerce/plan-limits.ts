@@ -1,9 +1,9 @@
-import { TollgateError } from '@tollgate/core'
+import { RefreshingCache, TollgateError } from '@tollgate/core'
 import type { PlanLimits } from './commerce-config.js'
 import type { CommerceContext } from './commerce-context.js'
-import { type Em, big, one, reader } from './commerce-db.js'
+import { type Em, big, one, reader, rows } from './commerce-db.js'
 import { meterUsage } from './meter-usage.js'
-import { effectivePlan } from './plans.js'
+import { effectivePlan, effectivePlans } from './plans.js'
 
 /** An organization's usage this month next to its plan's limits. */
 interface Snapshot {
@@ -14,12 +14,7 @@ interface Snapshot {
   monthEnd: number
   requests: number
   tokens: number
-  /** When the snapshot was read (ms since epoch). */
-  at: number
 }
-
-/** How long an organization whose plan has no request/token limits keeps its cached plan. */
-const UNLIMITED_PLAN_TTL_MS = 30_000
 
 /** The first instant of the UTC month of `now`, and of the next one. */
 export function monthBounds(now = new Date()): { start: Date; end: Date; month: string } {
@@ -39,56 +34,88 @@ export async function rolledUpUsage(em: Em, organizationId: string, monthStart: 
   return { requests: Number(r?.requests ?? 0), tokens: Number(r?.tokens ?? 0), cost: big(r?.cost) }
 }
 
+/** Requests and tokens of several organizations in a month, from the usage rollup, in one query. */
+async function rolledUpCounts(em: Em, organizationIds: readonly string[], monthStart: Date): Promise<Map<string, { requests: number; tokens: number }>> {
+  const found = await rows<{ organization_id: string; requests: string; tokens: string }>(
+    em,
+    `select organization_id, sum(requests) as requests, sum(input_tokens + output_tokens) as tokens
+       from billing_usage_rollup where organization_id in (${organizationIds.map(() => '?').join(',')}) and month = ?::date
+      group by organization_id`,
+    [...organizationIds, monthStart.toISOString().slice(0, 10)],
+  )
+  return new Map(found.map((r) => [r.organization_id, { requests: Number(r.requests), tokens: Number(r.tokens) }]))
+}
+
 /**
  * Enforces the plan's monthly request and token limits before the upstream call. The usage it
- * compares against is the monthly rollup (a few hundred milliseconds behind the requests), cached
- * per organization for `planLimitCacheMs`, plus the requests this instance completed since the
- * snapshot — so the hot path costs a map lookup, and a limit can be overshot only by what other
- * instances served within one cache period.
+ * compares against is the monthly rollup (a few hundred milliseconds behind the requests), plus
+ * the requests this instance completed since — so the hot path costs a map lookup, and a limit
+ * can be overshot only by what other instances served within one cache period. Plans and usage of
+ * every organization in use are re-read together in the background every `planLimitCacheMs / 2`
+ * (three queries whatever their number), so no request waits on them after its organization's
+ * first.
  */
 export class PlanLimitGuard {
   readonly #ctx: CommerceContext
-  readonly #snapshots = new Map<string, Snapshot>()
-  readonly #loading = new Map<string, Promise<Snapshot>>()
+  readonly #snapshots: RefreshingCache<string, Snapshot>
+  /** Requests and tokens this instance completed that the last read rollup did not include yet. */
   readonly #local = new Map<string, { requests: number; tokens: number }>()
+  /** Per organization, the rollup counts the local counts were last reduced by (so each read absorbs only what is new). */
+  readonly #absorbed = new Map<string, { month: string; requests: number; tokens: number }>()
 
   constructor(ctx: CommerceContext) {
     this.#ctx = ctx
+    this.#snapshots = new RefreshingCache({
+      ttlMs: ctx.config.limitCacheMs,
+      loadMany: (ids) => this.#read(ids),
+      onRefreshError: (err) => ctx.host.log.warn({ err }, 'billing: could not re-read plans and monthly usage; serving the cached values for now'),
+    })
   }
 
-  async #snapshot(organizationId: string): Promise<Snapshot> {
+  /** Stops the background re-reads. */
+  close(): void {
+    this.#snapshots.close()
+  }
+
+  async #read(organizationIds: readonly string[]): Promise<Snapshot[]> {
+    const { start, end, month } = monthBounds(new Date())
+    const em = reader(this.#ctx.host.db)
+    const plans = await effectivePlans(this.#ctx, em, organizationIds)
+    // A plan without request or token limits needs no usage read.
+    const limited = organizationIds.filter((_, i) => plans[i].plan.limits.requestsPerMonth !== null || plans[i].plan.limits.tokensPerMonth !== null)
+    const used = limited.length > 0 ? await rolledUpCounts(em, limited, start) : new Map<string, { requests: number; tokens: number }>()
+    return organizationIds.map((id, i) => {
+      const u = used.get(id) ?? { requests: 0, tokens: 0 }
+      // Requests counted locally are absorbed as the rollup catches up with them.
+      const local = this.#local.get(id)
+      const before = this.#absorbed.get(id)
+      if (local && before && before.month === month) {
+        local.requests = Math.max(0, local.requests - Math.max(0, u.requests - before.requests))
+        local.tokens = Math.max(0, local.tokens - Math.max(0, u.tokens - before.tokens))
+      } else this.#local.delete(id)
+      this.#absorbed.set(id, { month, requests: u.requests, tokens: u.tokens })
+      return { month, monthStart: start.getTime(), monthEnd: end.getTime(), limits: plans[i].plan.limits, requests: u.requests, tokens: u.tokens }
+    })
+  }
+
+  #snapshot(organizationId: string): Snapshot | Promise<Snapshot> {
     const now = Date.now()
-    const cached = this.#snapshots.get(organizationId)
-    // A plan without request or token limits needs no usage reads: only its plan is re-read, every 30 s (or when it changes here).
-    const ttl = cached && cached.limits.requestsPerMonth === null && cached.limits.tokensPerMonth === null ? Math.max(this.#ctx.config.limitCacheMs, UNLIMITED_PLAN_TTL_MS) : this.#ctx.config.limitCacheMs
-    if (cached && now >= cached.monthStart && now < cached.monthEnd && now - cached.at < ttl) return cached
-    const { start, end, month } = monthBounds(new Date(now))
-    let loading = this.#loading.get(organizationId)
-    if (!loading) {
-      loading = (async () => {
-        const plan = await effectivePlan(this.#ctx, reader(this.#ctx.host.db), organizationId)
-        const limited = plan.plan.limits.requestsPerMonth !== null || plan.plan.limits.tokensPerMonth !== null
-        const used = limited ? await rolledUpUsage(reader(this.#ctx.host.db), organizationId, start) : { requests: 0, tokens: 0 }
-        const snap: Snapshot = { month, monthStart: start.getTime(), monthEnd: end.getTime(), limits: plan.plan.limits, requests: used.requests, tokens: used.tokens, at: Date.now() }
-        // Requests counted locally are absorbed as the rollup catches up with them.
-        const prev = this.#snapshots.get(organizationId)
-        const local = this.#local.get(organizationId)
-        if (local && prev && prev.month === month) {
-          local.requests = Math.max(0, local.requests - Math.max(0, snap.requests - prev.requests))
-          local.tokens = Math.max(0, local.tokens - Math.max(0, snap.tokens - prev.tokens))
-        } else this.#local.delete(organizationId)
-        this.#snapshots.set(organizationId, snap)
-        return snap
-      })().finally(() => this.#loading.delete(organizationId))
-      this.#loading.set(organizationId, loading)
-    }
-    return loading
+    const cached = this.#snapshots.peek(organizationId, now)
+    if (cached && now >= cached.monthStart && now < cached.monthEnd) return cached
+    // First use, or a new month: read it now.
+    return cached ? this.#snapshots.reload(organizationId) : this.#snapshots.get(organizationId)
   }
 
   /** Throws TOLLGATE_ERR_PLAN_LIMIT_EXCEEDED when the organization's plan has no requests or tokens left this month. */
-  async check(organizationId: string): Promise<void> {
-    const snap = await this.#snapshot(organizationId)
-    const local = this.#local.get(organizationId) ?? { requests: 0, tokens: 0 }
+  check(organizationId: string): Promise<void> | undefined {
+    const found = this.#snapshot(organizationId)
+    if (found instanceof Promise) return found.then((snap) => this.#check(organizationId, snap))
+    this.#check(organizationId, found)
+    return undefined
+  }
+
+  #check(organizationId: string, snap: Snapshot): void {
+    const local = this.#local.get(organizationId)
     const { requestsPerMonth, tokensPerMonth } = snap.limits
     const refuse = (what: string) => {
       this.#ctx.metrics.planRefusals.inc({ limit: what.endsWith('tokens') ? 'tokens' : 'requests' })
@@ -98,11 +125,11 @@ export class PlanLimitGuard {
         headers: { 'retry-after': String(retryAfter) },
       })
     }
-    if (requestsPerMonth !== null && snap.requests + local.requests >= requestsPerMonth) throw refuse(`${requestsPerMonth} requests`)
-    if (tokensPerMonth !== null && snap.tokens + local.tokens >= tokensPerMonth) throw refuse(`${tokensPerMonth} tokens`)
+    if (requestsPerMonth !== null && snap.requests + (local?.requests ?? 0) >= requestsPerMonth) throw refuse(`${requestsPerMonth} requests`)
+    if (tokensPerMonth !== null && snap.tokens + (local?.tokens ?? 0) >= tokensPerMonth) throw refuse(`${tokensPerMonth} tokens`)
   }
 
-  /** Counts a completed request until the next snapshot includes it. */
+  /** Counts a completed request until the next read of the rollup includes it. */
   record(organizationId: string, tokens: number): void {
     const local = this.#local.get(organizationId) ?? { requests: 0, tokens: 0 }
     local.requests++
@@ -112,7 +139,8 @@ export class PlanLimitGuard {
 
   /** Makes the next check re-read an organization's plan (it changed). */
   invalidate(organizationId?: string): void {
-    for (const [id, snap] of this.#snapshots) if (!organizationId || id === organizationId) snap.at = 0
+    if (organizationId) this.#snapshots.delete(organizationId)
+    else this.#snapshots.clear()
   }
 }
 

@@ -1,7 +1,7 @@
 import { TollgateError } from '@tollgate/core'
 import type { DeveloperPlan, OrgPlan } from './commerce-config.js'
 import type { CommerceContext } from './commerce-context.js'
-import { type Em, one } from './commerce-db.js'
+import { type Em, rows } from './commerce-db.js'
 
 /** Subscription statuses under which a plan is in force (past_due keeps it while Stripe retries). */
 export const LIVE_STATUSES = ['active', 'trialing', 'past_due']
@@ -45,23 +45,43 @@ export function planOfPrice(ctx: CommerceContext, priceId: string): { kind: 'org
 
 /** The organization's plan: assigned by a platform administrator, else its live subscription, else Free. */
 export async function effectivePlan(ctx: CommerceContext, em: Em, organizationId: string): Promise<EffectivePlan> {
-  const assigned = await one<{ plan: string; net_days: number | null }>(em, 'select plan, net_days from billing_org_plan where organization_id = ?', [organizationId])
-  if (assigned) {
-    const plan = orgPlanById(ctx, assigned.plan)
-    return { plan, source: 'admin', netDays: assigned.net_days ?? (plan.id === 'enterprise' ? ctx.config.invoices.enterpriseNetDays : ctx.config.invoices.prepaidNetDays) }
-  }
-  const sub = await one<{ id: string; plan: string; billing_interval: 'month' | 'year' }>(
-    em,
-    `select id, plan, billing_interval from billing_subscription
-      where organization_id = ? and kind = 'organization' and status in ('active','trialing','past_due')
-      order by updated_at desc limit 1`,
-    [organizationId],
+  return (await effectivePlans(ctx, em, [organizationId]))[0]
+}
+
+/** The effective plan of each organization, in order, in two queries whatever their number. */
+export async function effectivePlans(ctx: CommerceContext, em: Em, organizationIds: readonly string[]): Promise<EffectivePlan[]> {
+  const marks = organizationIds.map(() => '?').join(',')
+  const assigned = new Map(
+    (await rows<{ organization_id: string; plan: string; net_days: number | null }>(em, `select organization_id, plan, net_days from billing_org_plan where organization_id in (${marks})`, [...organizationIds])).map((r) => [r.organization_id, r]),
   )
-  if (sub) {
-    const plan = orgPlanById(ctx, sub.plan)
-    return { plan, source: 'subscription', subscriptionId: sub.id, interval: sub.billing_interval, netDays: plan.id === 'enterprise' ? ctx.config.invoices.enterpriseNetDays : ctx.config.invoices.prepaidNetDays }
-  }
-  return { plan: ctx.config.plans.free, source: 'default', netDays: ctx.config.invoices.prepaidNetDays }
+  const open = organizationIds.filter((id) => !assigned.has(id))
+  const subscribed = new Map(
+    open.length === 0
+      ? []
+      : (
+          await rows<{ organization_id: string; id: string; plan: string; billing_interval: 'month' | 'year' }>(
+            em,
+            `select distinct on (organization_id) organization_id, id, plan, billing_interval from billing_subscription
+              where organization_id in (${open.map(() => '?').join(',')}) and kind = 'organization' and status in ('active','trialing','past_due')
+              order by organization_id, updated_at desc`,
+            open,
+          )
+        ).map((r) => [r.organization_id, r]),
+  )
+  const netDaysOf = (plan: OrgPlan) => (plan.id === 'enterprise' ? ctx.config.invoices.enterpriseNetDays : ctx.config.invoices.prepaidNetDays)
+  return organizationIds.map((id): EffectivePlan => {
+    const a = assigned.get(id)
+    if (a) {
+      const plan = orgPlanById(ctx, a.plan)
+      return { plan, source: 'admin', netDays: a.net_days ?? netDaysOf(plan) }
+    }
+    const sub = subscribed.get(id)
+    if (sub) {
+      const plan = orgPlanById(ctx, sub.plan)
+      return { plan, source: 'subscription', subscriptionId: sub.id, interval: sub.billing_interval, netDays: netDaysOf(plan) }
+    }
+    return { plan: ctx.config.plans.free, source: 'default', netDays: ctx.config.invoices.prepaidNetDays }
+  })
 }
 
 /** A plan as the API shows it. */

@@ -119,6 +119,7 @@ export function registerCommerce(host: PluginHost, config: Record<string, unknow
     }
   })
   host.hooks.add('onClose', async () => {
+    guard.close()
     await Promise.allSettled([...pending.values()].map((p) => p.run))
   })
 
@@ -150,7 +151,7 @@ export function registerCommerce(host: PluginHost, config: Record<string, unknow
   const service: CommerceService = {
     checkAutoTopup: (account) => checkAutoTopup(ctx, account),
     afterDebit,
-    checkPlanLimits: (organizationId) => guard.check(organizationId),
+    checkPlanLimits: async (organizationId) => guard.check(organizationId),
   }
   host.services.provide(CommerceServiceRef, service)
   // Read by the audit plugin when it is installed (ignored otherwise).

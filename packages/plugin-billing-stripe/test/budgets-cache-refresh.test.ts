@@ -1,34 +1,11 @@
 import t from 'tap'
-import { CoreServices, type Database, parseUsd } from '@tollgate/core'
+import { CoreServices, parseUsd } from '@tollgate/core'
 import { billingAccountsRef, billingBudgetsRef, billingSettingsRef } from '@tollgate/plugin-billing-stripe'
 import { BudgetStore } from '../src/budgets/budget-store.ts'
 import { OrgSettingsStore } from '../src/budgets/org-settings.ts'
 import { AccountDirectory } from '../src/ledger/account-directory.ts'
+import { recordingDatabase } from '../../core/test/support/recording-database.ts'
 import { billingGateway, startFakeOpenAI } from './budgets-support.ts'
-
-/** The gateway's database with every execute() recorded (SQL and parameters): another instance's view of it. */
-function recordingDb(db: Database): { db: Database; queries: { sql: string; params: unknown[] }[] } {
-  const queries: { sql: string; params: unknown[] }[] = []
-  const em = new Proxy(db.orm.em, {
-    get(target, prop, receiver) {
-      if (prop !== 'fork') return Reflect.get(target, prop, receiver)
-      return () => {
-        const forked = target.fork()
-        return new Proxy(forked, {
-          get(ft, fp, fr) {
-            if (fp !== 'execute') return Reflect.get(ft, fp, fr)
-            return (sql: string, params: unknown[] = [], ...rest: unknown[]) => {
-              queries.push({ sql, params })
-              return (forked.execute as (...a: unknown[]) => unknown)(sql, params, ...rest)
-            }
-          },
-        })
-      }
-    },
-  })
-  const orm = new Proxy(db.orm, { get: (target, prop, receiver) => (prop === 'em' ? em : Reflect.get(target, prop, receiver)) })
-  return { db: new Proxy(db, { get: (target, prop, receiver) => (prop === 'orm' ? orm : Reflect.get(target, prop, receiver)) }), queries }
-}
 
 /** Waits (bounded) until `ready()` holds. */
 async function until(ready: () => boolean, ms = 5_000): Promise<boolean> {
@@ -56,7 +33,7 @@ t.test('budgets, settings and personal accounts changed on another instance are 
   }
 
   // "Another instance": its own caches on the same database, with a short TTL.
-  const other = recordingDb(gw.services.get(CoreServices.database))
+  const other = recordingDatabase(gw.services.get(CoreServices.database))
   const config = { defaultTimezone: 'UTC', requirePrepaidBalance: true, alerts: { lowBalanceUsd: '5', budgetThresholds: [80, 95, 100] } } as ConstructorParameters<typeof OrgSettingsStore>[1]
   const theirBudgets = new BudgetStore(other.db, { ttlMs: 200 })
   const theirSettings = new OrgSettingsStore(other.db, config, { ttlMs: 200 })

@@ -3,32 +3,15 @@ import t from 'tap'
 import type { Database } from '../../src/data/database.js'
 import { ApiKeyAuthenticator } from '../../src/identity/api-key-authenticator.js'
 import { createManagementFixture, uniqueEmail } from '../management/fixture.js'
+import { recordingDatabase } from '../support/recording-database.ts'
 
 const f = await createManagementFixture()
 t.teardown(() => f.close())
 
 /** The fixture's real database, with every query counted. */
 function countingDb(db: Database): { db: Database; queries: () => number } {
-  let n = 0
-  const em = new Proxy(db.orm.em, {
-    get(target, prop, receiver) {
-      if (prop !== 'fork') return Reflect.get(target, prop, receiver)
-      return () => {
-        const forked = target.fork()
-        return new Proxy(forked, {
-          get(ft, fp, fr) {
-            if (fp !== 'execute') return Reflect.get(ft, fp, fr)
-            return (...args: Parameters<typeof forked.execute>) => {
-              n++
-              return forked.execute(...args)
-            }
-          },
-        })
-      }
-    },
-  })
-  const orm = new Proxy(db.orm, { get: (target, prop, receiver) => (prop === 'em' ? em : Reflect.get(target, prop, receiver)) })
-  return { db: new Proxy(db, { get: (target, prop, receiver) => (prop === 'orm' ? orm : Reflect.get(target, prop, receiver)) }), queries: () => n }
+  const recorded = recordingDatabase(db)
+  return { db: recorded.db, queries: () => recorded.queries.length }
 }
 
 t.test('concurrent first requests with one key share a single lookup', async (t) => {

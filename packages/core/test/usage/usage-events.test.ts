@@ -2,6 +2,7 @@ import t from 'tap'
 import pino from 'pino'
 import { CORE_ENTITIES, CORE_MIGRATIONS, EventBus, UsageEventReader, compareUsageCursors, UsageWriter, migrateDatabase, openDatabase, type UsageEvent } from '@tollgate/core'
 import { createTestDatabase } from '@tollgate/core/testing'
+import { migratedCoreDatabase } from '../support/core-database.ts'
 
 const log = pino({ level: 'silent' })
 
@@ -116,13 +117,7 @@ t.test('usage events: batched writes, exactly-once consumption', async (t) => {
 })
 
 t.test('usage events: an event committed late with a lower id is not skipped (PostgreSQL)', { skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL (concurrent transactions)' }, async (t) => {
-  const testDb = await createTestDatabase()
-  const db = await openDatabase(testDb.options, CORE_ENTITIES, CORE_MIGRATIONS)
-  t.teardown(async () => {
-    await db.close()
-    await testDb.drop()
-  })
-  await migrateDatabase(db)
+  const { db, testDb } = await migratedCoreDatabase(t)
   const pg = (await import('pg')).default
   const slow = new pg.Client({ connectionString: testDb.options.url })
   await slow.connect()
@@ -149,13 +144,7 @@ t.test('usage events: an event committed late with a lower id is not skipped (Po
 })
 
 t.test('usage events: what arrives during a write waits for the next tick instead of a second small INSERT', async (t) => {
-  const testDb = await createTestDatabase()
-  const db = await openDatabase(testDb.options, CORE_ENTITIES, CORE_MIGRATIONS)
-  t.teardown(async () => {
-    await db.close()
-    await testDb.drop()
-  })
-  await migrateDatabase(db)
+  const { db } = await migratedCoreDatabase(t)
   // Every INSERT waits for the gate, so events can be added while one is in flight.
   let open!: () => void
   const gate = new Promise<void>((r) => (open = r))

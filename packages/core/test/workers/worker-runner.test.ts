@@ -2,6 +2,7 @@ import t from 'tap'
 import pino from 'pino'
 import { CORE_ENTITIES, CORE_MIGRATIONS, WorkerRunner, migrateDatabase, openDatabase } from '@tollgate/core'
 import { createTestDatabase } from '@tollgate/core/testing'
+import { migratedCoreDatabase } from '../support/core-database.ts'
 
 const log = pino({ level: 'silent' })
 
@@ -42,13 +43,7 @@ t.test('a worker runs on one instance at a time', { skip: process.env.DATABASE_U
 })
 
 t.test('a worker run happens in a transaction and can ask to run again', async (t) => {
-  const testDb = await createTestDatabase()
-  const db = await openDatabase(testDb.options, CORE_ENTITIES, CORE_MIGRATIONS)
-  t.teardown(async () => {
-    await db.close()
-    await testDb.drop()
-  })
-  await migrateDatabase(db)
+  const { db } = await migratedCoreDatabase(t)
   const runner = new WorkerRunner(db, log)
   let calls = 0
   runner.add({

@@ -51,6 +51,8 @@ export interface LedgerSideConfig {
     batchSize: number
     /** Interval of the worker that settles usage events no instance wrote (crashes) and releases expired leases. */
     workerIntervalMs: number
+    /** How long after a request completes the usage-event worker leaves it to the serving instance to settle. */
+    workerGraceMs: number
   }
   meters: {
     /** Unit prices by meter name, USD per unit as decimal strings; merged over DEFAULT_METER_PRICES. */
@@ -100,6 +102,7 @@ export const ledgerConfigProperties: Record<string, JsonSchema> = {
       flushIntervalMs: { type: 'integer', minimum: 1, default: 200 },
       batchSize: { type: 'integer', minimum: 1, default: 500 },
       workerIntervalMs: { type: 'integer', minimum: 10, default: 2000 },
+      workerGraceMs: { type: 'integer', minimum: 0, default: 2000 },
     },
   },
   meters: {

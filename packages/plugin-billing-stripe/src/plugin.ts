@@ -87,7 +87,7 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
     host.services.provide(billingControlRef, {
       instanceId: leases.instanceId,
       flush: () => writer.flush(),
-      settleUsageEvents: () => runWorkerNow(db, usageWorker, host.log),
+      settleUsageEvents: () => runWorkerNow(db, usageWorkerNow, host.log),
       settleMeters: () => runWorkerNow(db, meterWorker, host.log),
       alertsIdle: () => alerts.idle(),
       leases: () => leases.pools().map((p) => ({ pool: p.spec.key, held: p.held, headroom: p.headroom, reservations: p.reservations })),
@@ -128,7 +128,7 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
 
     const commerce = await registerCommerce(host, config, { ledger })
     // Settlement's read of the usage events also feeds the payments side's monthly rollup.
-    const usageWorker = usageSettlementWorker({
+    const usageWorkerWith = (graceMs: number) => usageSettlementWorker({
       usage: host.usage,
       ledger,
       accounts: ledger.accounts,
@@ -139,12 +139,16 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
       batchSize: 2000,
       fold: commerce.usageFold,
       leaseGraceMs: Math.min(1000, Math.floor(config.leases.ttlMs / 4)),
+      graceMs,
       log: host.log,
       onWritten: ({ entries, counters }) => {
         ledger.notify(entries)
         alerts.check([], counters)
       },
     })
+    const usageWorker = usageWorkerWith(config.settlement.workerGraceMs)
+    // An explicit "settle now" reads up to the newest event (same worker name: same cluster-wide lock and cursor).
+    const usageWorkerNow = usageWorkerWith(0)
     host.workers.add(usageWorker)
   },
 })

@@ -133,3 +133,46 @@ t.test('ledger routes: balance, filtered and paginated history, verify endpoint 
   t.equal(await runVerifyLedgerCli([], {}, () => undefined), 2, 'usage error without a database')
   await assertLedgerInvariant(t, gw)
 })
+
+t.test('the usage-event worker leaves a request that just completed to its serving instance, and settles it once the grace has passed', async (t) => {
+  const fake = await startFakeOpenAI()
+  t.teardown(() => fake.close())
+  const gw = await billingGateway(fake, { settlement: { flushIntervalMs: 10, workerIntervalMs: 50, workerGraceMs: 1500 } })
+  t.teardown(() => gw.close())
+  const ledger = gw.services.get(billingLedgerRef)
+  await buyCredits(gw, gw.organizationId, 10n ** 12n)
+  // An orphan: a usage event whose serving instance never wrote its settlement (it "crashed").
+  const orphan = randomUUID()
+  const completed = Date.now()
+  void gw.usageWriter.add({
+    requestId: orphan,
+    occurredAt: new Date(completed - 5),
+    organizationId: gw.organizationId,
+    projectId: gw.projectId,
+    userId: gw.userId,
+    provider: 'fake',
+    model: MODEL,
+    inputTokens: 1000,
+    outputTokens: 0,
+    cachedReadTokens: 0,
+    cacheWriteTokens: 0,
+    cost: 1000n * 1_000_000n,
+    marketCost: 1500n * 1_000_000n,
+    latencyMs: 5,
+    status: 200,
+    streaming: false,
+    estimated: false,
+  })
+  await gw.usageWriter.flush()
+  // The scheduled worker runs every 50 ms; while the event is younger than the grace it leaves it.
+  await new Promise((r) => setTimeout(r, 500))
+  if (Date.now() - completed < 1400) t.equal(await ledger.settledRequest(orphan), undefined, 'not settled by the worker within the grace')
+  let settled = await ledger.settledRequest(orphan)
+  for (let i = 0; i < 300 && !settled; i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    settled = await ledger.settledRequest(orphan)
+  }
+  t.equal(settled?.cost, 1000n * 1_000_000n, 'settled by the scheduled worker once the grace had passed')
+  t.ok(Date.now() - completed >= 1500, 'not before the grace')
+  await assertLedgerInvariant(t, gw)
+})

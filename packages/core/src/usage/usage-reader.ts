@@ -131,6 +131,12 @@ export class UsageEventReader {
        * does not make PostgreSQL send, nor the driver parse, all of them for every event.
        */
       fields?: readonly F[]
+      /**
+       * Ends the batch before the first event for which this returns true (an event too recent
+       * to handle yet): that event and the ones after it are read again by a later call, and the
+       * call returns how many were handled before it (0 when the very first one stops it).
+       */
+      stopAt?: (event: Pick<StoredUsageEvent, F | 'id' | 'requestId'>) => boolean
     } = {},
   ): Promise<number> {
     const p = projection(options.fields ?? ALL_FIELDS)
@@ -150,11 +156,16 @@ export class UsageEventReader {
         'all',
       )
       if (rows.length === 0) return 0
-      const events = rows.map(p.toEvent)
-      await handler(events as Pick<StoredUsageEvent, F | 'id' | 'requestId'>[], em)
-      const last = rows[rows.length - 1]
+      let events = rows.map(p.toEvent) as Pick<StoredUsageEvent, F | 'id' | 'requestId'>[]
+      if (options.stopAt) {
+        const stop = events.findIndex(options.stopAt)
+        if (stop === 0) return 0
+        if (stop > 0) events = events.slice(0, stop)
+      }
+      await handler(events, em)
+      const last = rows[events.length - 1]
       await em.execute('update core_event_cursor set tx_id = ?::xid8, last_id = ?, updated_at = now() where consumer = ?', [last.tx, last.id, consumer], 'run')
-      return rows.length
+      return events.length
     })
   }
 

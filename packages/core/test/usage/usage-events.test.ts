@@ -181,3 +181,25 @@ t.test('usage events: what arrives during a write waits for the next tick instea
   t.equal(n, 130)
   await writer.close()
 })
+
+t.test('usage events: stopAt ends a batch before an event that is too recent, which is read again later', async (t) => {
+  const { db } = await migratedCoreDatabase(t)
+  const writer = new UsageWriter(db, new EventBus(log), log, { flushIntervalMs: 60_000 })
+  for (let i = 1; i <= 5; i++) writer.add(event(1000 + i, '00000000-0000-4000-8000-000000000003'))
+  await writer.close()
+  const reader = new UsageEventReader(db)
+  const seen: string[] = []
+  const read = (stopAt?: (e: { requestId: string }) => boolean) => reader.consume('test-stop-at', 10, async (events) => void seen.push(...events.map((e) => e.requestId)), { stopAt })
+  // Events become visible to consumers once no older transaction runs: poll, bounded, for the first batch.
+  let n = 0
+  for (let i = 0; i < 300 && n === 0; i++) {
+    n = await read((e) => e.requestId === 'req-1003')
+    if (n === 0) await new Promise((r) => setTimeout(r, 20))
+  }
+  t.equal(n, 2, 'the batch ends before the event that stops it')
+  t.same(seen, ['req-1001', 'req-1002'])
+  t.equal(await read((e) => e.requestId === 'req-1003'), 0, 'a batch whose first event stops it handles nothing')
+  t.same(seen, ['req-1001', 'req-1002'], 'and the cursor stays put')
+  t.equal(await read(), 3, 'once it may be handled, the stopped event and the rest are read')
+  t.same(seen, ['req-1001', 'req-1002', 'req-1003', 'req-1004', 'req-1005'], 'each event exactly once, in order')
+})

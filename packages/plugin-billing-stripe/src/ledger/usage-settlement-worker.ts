@@ -8,7 +8,7 @@ import { type PeriodBounds, periodBounds } from '../budgets/periods.js'
 import { chargeFromEvent } from '../pricing/request-charge.js'
 import type { AccountDirectory } from './account-directory.js'
 import type { CounterTarget, CounterUpdate } from './charge-posting.js'
-import type { LedgerEntry } from './ledger-types.js'
+import type { LedgerAccountRef, LedgerEntry } from './ledger-types.js'
 import { postRequestCharges, type RequestPosting } from './request-settlement.js'
 import { SETTLEMENT_FIELDS, type SettlementEvent } from './settlement-fields.js'
 import { sql } from './sql-exec.js'
@@ -57,6 +57,12 @@ export function usageSettlementWorker(deps: {
   batchSize: number
   /** Leases expired longer than this are released. */
   leaseGraceMs: number
+  /**
+   * Events of requests that completed less than this long ago wait for a later turn: the
+   * instance that served them settles them itself within a flush or two, far more cheaply than
+   * this worker (0: read up to the newest event, as an explicit "settle now" does).
+   */
+  graceMs: number
   log: Logger
   fold?: UsageFold
   onWritten: (written: { entries: LedgerEntry[]; counters: CounterUpdate[] }) => void
@@ -76,11 +82,14 @@ export function usageSettlementWorker(deps: {
         counters = counters.concat(r.counters)
       }
       const fold = deps.fold
+      // Completion time = start + latency; read only events whose serving instance has had its chance to settle them.
+      const recentFrom = Date.now() - deps.graceMs
+      const stopAt = deps.graceMs > 0 ? (e: SettlementEvent) => e.occurredAt.getTime() + e.latencyMs > recentFrom : undefined
       let n: number
       let more: boolean
       if (fold && (await legacyCursorBehind(deps.usage, em, fold.consumer))) {
         // Events the old settlement cursor had not reached yet but the fold's cursor had.
-        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em, fields: SETTLEMENT_FIELDS })
+        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em, fields: SETTLEMENT_FIELDS, stopAt })
         more = n > 0
       } else {
         n = await deps.usage.consume(
@@ -90,7 +99,7 @@ export function usageSettlementWorker(deps: {
             if (fold) await fold.fold(events, tx)
             await settle(events, tx)
           },
-          { em, fields: SETTLEMENT_FIELDS },
+          { em, fields: SETTLEMENT_FIELDS, stopAt },
         )
         more = n === deps.batchSize
       }
@@ -143,11 +152,18 @@ async function postingsFor(
   if (open.length === 0) return out
   const unsettled = new Set(open.map((r) => r.id))
   const bounds = new Map<string, PeriodBounds>()
+  // One account lookup per member and batch (inside the worker's transaction it is not cached).
+  const accounts = new Map<string, { ref: LedgerAccountRef; id: string }>()
   for (const e of costly) {
     if (!unsettled.has(e.requestId)) continue
     const charge = chargeFromEvent(e)
     if (!charge) continue
-    const account = await deps.accounts.forMember(e.organizationId, e.userId, em)
+    const member = `${e.organizationId}|${e.userId ?? ''}`
+    let account = accounts.get(member)
+    if (!account) {
+      account = await deps.accounts.forMember(e.organizationId, e.userId, em)
+      accounts.set(member, account)
+    }
     const budgets = await deps.budgets.list(e.organizationId, em)
     let counters: CounterTarget[] = []
     if (budgets.length > 0) {

@@ -132,11 +132,13 @@ export class UsageEventReader {
        */
       fields?: readonly F[]
       /**
-       * Ends the batch before the first event for which this returns true (an event too recent
-       * to handle yet): that event and the ones after it are read again by a later call, and the
-       * call returns how many were handled before it (0 when the very first one stops it).
+       * Ends the batch before the first event, in log order, of a request that completed
+       * (`occurredAt + latencyMs`) at or after this instant: a consumer that leaves recent
+       * requests to someone else for a while. That event and the ones after it are read again by
+       * a later call; the call returns how many were handled before it (0 when the very first
+       * one stops it). Decided in the database, so held-back events are not sent at all.
        */
-      stopAt?: (event: Pick<StoredUsageEvent, F | 'id' | 'requestId'>) => boolean
+      completedBefore?: Date
     } = {},
   ): Promise<number> {
     const p = projection(options.fields ?? ALL_FIELDS)
@@ -147,25 +149,28 @@ export class UsageEventReader {
         [consumer],
         'all',
       )
-      const rows = await em.execute<Row[]>(
-        `select ${p.select}, tx_id::text as tx from core_usage_event
+      const next = `from core_usage_event
           where (tx_id, id) > (?::xid8, ?::bigint)
-            and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-          order by tx_id, id limit ?`,
-        [cursor.tx, cursor.last_id, limit],
-        'all',
-      )
+            and tx_id < pg_snapshot_xmin(pg_current_snapshot())`
+      const rows = options.completedBefore
+        ? // A running "has a recent event appeared yet" flag in log order keeps exactly the prefix before the first one.
+          await em.execute<Row[]>(
+            `select * from (
+               select ${p.select}, tx_id::text as tx, tx_id as tx_order,
+                      bool_or(occurred_at + coalesce(latency_ms, 0) * interval '1 millisecond' >= ?::timestamptz) over (order by tx_id, id rows between unbounded preceding and current row) as held
+                 ${next}
+                order by tx_id, id limit ?
+             ) r where not held order by tx_order, id`,
+            [options.completedBefore.toISOString(), cursor.tx, cursor.last_id, limit],
+            'all',
+          )
+        : await em.execute<Row[]>(`select ${p.select}, tx_id::text as tx ${next} order by tx_id, id limit ?`, [cursor.tx, cursor.last_id, limit], 'all')
       if (rows.length === 0) return 0
-      let events = rows.map(p.toEvent) as Pick<StoredUsageEvent, F | 'id' | 'requestId'>[]
-      if (options.stopAt) {
-        const stop = events.findIndex(options.stopAt)
-        if (stop === 0) return 0
-        if (stop > 0) events = events.slice(0, stop)
-      }
+      const events = rows.map(p.toEvent) as Pick<StoredUsageEvent, F | 'id' | 'requestId'>[]
       await handler(events, em)
-      const last = rows[events.length - 1]
+      const last = rows[rows.length - 1]
       await em.execute('update core_event_cursor set tx_id = ?::xid8, last_id = ?, updated_at = now() where consumer = ?', [last.tx, last.id, consumer], 'run')
-      return events.length
+      return rows.length
     })
   }
 

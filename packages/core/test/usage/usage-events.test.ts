@@ -182,24 +182,29 @@ t.test('usage events: what arrives during a write waits for the next tick instea
   await writer.close()
 })
 
-t.test('usage events: stopAt ends a batch before an event that is too recent, which is read again later', async (t) => {
+t.test('usage events: completedBefore ends a batch before the first recent event, which is read again later', async (t) => {
   const { db } = await migratedCoreDatabase(t)
   const writer = new UsageWriter(db, new EventBus(log), log, { flushIntervalMs: 60_000 })
+  // event(i) starts at 1_700_000_000_000 + i s and takes 10 ms.
   for (let i = 1; i <= 5; i++) writer.add(event(1000 + i, '00000000-0000-4000-8000-000000000003'))
   await writer.close()
   const reader = new UsageEventReader(db)
   const seen: string[] = []
-  const read = (stopAt?: (e: { requestId: string }) => boolean) => reader.consume('test-stop-at', 10, async (events) => void seen.push(...events.map((e) => e.requestId)), { stopAt })
+  const read = (completedBefore?: Date) => reader.consume('test-completed-before', 10, async (events) => void seen.push(...events.map((e) => e.requestId)), { completedBefore })
+  const startOf = (i: number) => 1_700_000_000_000 + i * 1000
   // Events become visible to consumers once no older transaction runs: poll, bounded, for the first batch.
   let n = 0
   for (let i = 0; i < 300 && n === 0; i++) {
-    n = await read((e) => e.requestId === 'req-1003')
+    // req-1003 completes 10 ms after it starts: a cutoff 5 ms after its start holds it back.
+    n = await read(new Date(startOf(1003) + 5))
     if (n === 0) await new Promise((r) => setTimeout(r, 20))
   }
-  t.equal(n, 2, 'the batch ends before the event that stops it')
+  t.equal(n, 2, 'the batch ends before the first request that completed at or after the cutoff')
   t.same(seen, ['req-1001', 'req-1002'])
-  t.equal(await read((e) => e.requestId === 'req-1003'), 0, 'a batch whose first event stops it handles nothing')
+  t.equal(await read(new Date(startOf(1003) + 5)), 0, 'a batch whose first event is recent handles nothing')
   t.same(seen, ['req-1001', 'req-1002'], 'and the cursor stays put')
-  t.equal(await read(), 3, 'once it may be handled, the stopped event and the rest are read')
+  t.equal(await read(new Date(startOf(1003) + 10)), 0, 'completing exactly at the cutoff is recent')
+  t.equal(await read(new Date(startOf(1004) + 11)), 2, 'a later cutoff lets the held event and the next one through')
+  t.equal(await read(), 1, 'no cutoff reads to the newest event')
   t.same(seen, ['req-1001', 'req-1002', 'req-1003', 'req-1004', 'req-1005'], 'each event exactly once, in order')
 })

@@ -2,7 +2,7 @@ import type { StoredUsageEvent, UsageEventField } from '@tollgate/core'
 
 /**
  * The usage event fields settlement and the monthly rollup read: the log is read with only these
- * columns (core's projected read), so client IPs, user agents, time to first token and failed attempts are
+ * columns (core's projected read), so client IPs, user agents, latencies and failed attempts are
  * neither sent by PostgreSQL nor parsed for every event.
  */
 export const SETTLEMENT_FIELDS = [
@@ -22,7 +22,6 @@ export const SETTLEMENT_FIELDS = [
   'streaming',
   'estimated',
   'status',
-  'latencyMs',
 ] as const satisfies readonly UsageEventField[]
 
 /** A usage event as settlement reads it. */

@@ -82,14 +82,13 @@ export function usageSettlementWorker(deps: {
         counters = counters.concat(r.counters)
       }
       const fold = deps.fold
-      // Completion time = start + latency; read only events whose serving instance has had its chance to settle them.
-      const recentFrom = Date.now() - deps.graceMs
-      const stopAt = deps.graceMs > 0 ? (e: SettlementEvent) => e.occurredAt.getTime() + e.latencyMs > recentFrom : undefined
+      // Read only events whose serving instance has had its chance to settle them.
+      const completedBefore = deps.graceMs > 0 ? new Date(Date.now() - deps.graceMs) : undefined
       let n: number
       let more: boolean
       if (fold && (await legacyCursorBehind(deps.usage, em, fold.consumer))) {
         // Events the old settlement cursor had not reached yet but the fold's cursor had.
-        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em, fields: SETTLEMENT_FIELDS, stopAt })
+        n = await deps.usage.consume(SETTLEMENT_CONSUMER, deps.batchSize, settle, { em, fields: SETTLEMENT_FIELDS, completedBefore })
         more = n > 0
       } else {
         n = await deps.usage.consume(
@@ -99,7 +98,7 @@ export function usageSettlementWorker(deps: {
             if (fold) await fold.fold(events, tx)
             await settle(events, tx)
           },
-          { em, fields: SETTLEMENT_FIELDS, stopAt },
+          { em, fields: SETTLEMENT_FIELDS, completedBefore },
         )
         more = n === deps.batchSize
       }

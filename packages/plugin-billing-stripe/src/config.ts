@@ -59,6 +59,8 @@ export interface LedgerSideConfig {
     prices: Record<string, string>
     /** Meters billed on their daily peak. */
     gauges: string[]
+    /** A gauge day that ended is billed once no sample for it has been recorded for this long (samples of one day often arrive in a burst). */
+    gaugeQuietMs: number
   }
   alerts: {
     /** Default low-balance threshold in USD (organizations may set their own); "0" switches the alert off. */
@@ -112,6 +114,7 @@ export const ledgerConfigProperties: Record<string, JsonSchema> = {
     properties: {
       prices: { type: 'object', additionalProperties: { type: 'string', pattern: '^\\d{1,15}(\\.\\d{1,12})?$' }, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,62}$' }, default: {} },
       gauges: { type: 'array', items: { type: 'string' }, default: [...DEFAULT_GAUGE_METERS] },
+      gaugeQuietMs: { type: 'integer', minimum: 0, default: 60_000 },
     },
   },
   alerts: {

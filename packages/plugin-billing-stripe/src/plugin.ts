@@ -88,7 +88,7 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
       instanceId: leases.instanceId,
       flush: () => writer.flush(),
       settleUsageEvents: () => runWorkerNow(db, usageWorkerNow, host.log),
-      settleMeters: () => runWorkerNow(db, meterWorker, host.log),
+      settleMeters: () => runWorkerNow(db, meterWorkerNow, host.log),
       alertsIdle: () => alerts.idle(),
       leases: () => leases.pools().map((p) => ({ pool: p.spec.key, held: p.held, headroom: p.headroom, reservations: p.reservations })),
     })
@@ -105,10 +105,19 @@ export const billingPlugin = definePlugin<BillingPluginConfig>({
       ledger.accounts.close()
     })
 
-    const meterWorker = meterSettlementWorker(meters, config.settlement.workerIntervalMs, (r) => {
-      ledger.notify(r.entries)
-      alerts.check([], r.counters)
-    })
+    const meterWorkerWith = (gaugeQuietMs: number) =>
+      meterSettlementWorker(
+        meters,
+        config.settlement.workerIntervalMs,
+        (r) => {
+          ledger.notify(r.entries)
+          alerts.check([], r.counters)
+        },
+        gaugeQuietMs,
+      )
+    const meterWorker = meterWorkerWith(config.meters.gaugeQuietMs)
+    // An explicit "settle now" bills ended gauge days however recent their last sample (same name: same lock).
+    const meterWorkerNow = meterWorkerWith(0)
     host.workers.add(meterWorker)
 
     // Stored tokens of organizations whose retention keeps bodies (the audit plugin reports them in

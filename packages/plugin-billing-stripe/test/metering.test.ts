@@ -77,3 +77,29 @@ t.test('generic meters: idempotent POST /billing/usage, unit prices, storage at 
   t.equal(denied.status, 403)
   await assertLedgerInvariant(t, gw)
 })
+
+t.test("a gauge day's samples that arrive over a few moments are billed at their peak, not at the first one's", async (t) => {
+  const fake = await startFakeOpenAI()
+  t.teardown(() => fake.close())
+  // The scheduled settlement worker runs every 200 ms (the tests' setting) while the samples arrive.
+  const gw = await billingGateway(fake, { meters: { prices: { storage_gb: '0.0033' } } })
+  t.teardown(() => gw.close())
+  const ledger = gw.services.get(billingLedgerRef)
+  await buyCredits(gw, gw.organizationId, parseUsd('10'), 'credits')
+  const sample = (gb: string, i: number) =>
+    fetch(`${gw.url}/billing/usage`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ meter: 'storage_gb', quantity: gb, idempotencyKey: `late-${i}`, occurredAt: new Date(Date.now() - 30 * 3600_000 + i * 60_000).toISOString() }),
+    }).then((r) => r.status)
+  t.equal(await sample('2', 0), 201)
+  // Several scheduled runs pass between the two samples of the (ended) day.
+  await new Promise((r) => setTimeout(r, 700))
+  t.equal(await sample('9.5', 1), 201)
+  await gw.services.get(billingControlRef).settleMeters()
+  const { entries } = await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 10 })
+  t.equal(entries.length, 1, 'one debit for the day')
+  t.equal(entries[0]?.metadata?.quantity, '9.5', 'at the peak of all its samples')
+  t.equal(entries[0]?.amount, -(parseUsd('0.0033') * 95n) / 10n, '9.5 GB-days × $0.0033')
+  await assertLedgerInvariant(t, gw)
+})

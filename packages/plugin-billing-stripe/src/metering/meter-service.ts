@@ -195,9 +195,11 @@ export class MeterService {
 
   /**
    * Posts what is due to the ledger, in the caller's transaction: unsettled counter events, and
-   * gauge peaks of local days that have ended. Returns the entries and counter updates written.
+   * gauge peaks of local days that have ended and have had no new sample for `gaugeQuietMs` (a
+   * day's samples often arrive in a burst: billing the day at its first sample would bill the
+   * peak of only part of them). Returns the entries and counter updates written.
    */
-  async settle(em: TxEntityManager, limit = 500): Promise<{ entries: LedgerEntry[]; counters: CounterUpdate[]; more: boolean }> {
+  async settle(em: TxEntityManager, limit = 500, options: { gaugeQuietMs?: number } = {}): Promise<{ entries: LedgerEntry[]; counters: CounterUpdate[]; more: boolean }> {
     const counters = await em.execute<Row[]>(
       `select * from billing_meter_event where settled_at is null and kind = 'counter' order by recorded_at limit ? for update skip locked`,
       [limit],
@@ -213,8 +215,9 @@ export class MeterService {
     }
     const days = await em.execute<{ organization_id: string; meter: string; local_day: string | Date; peak: string; unit_price: string; last: Date | string }[]>(
       `select organization_id, meter, local_day, max(quantity_micro)::text as peak, max(unit_price)::text as unit_price, max(occurred_at) as last
-         from billing_meter_event where settled_at is null and kind = 'gauge' group by organization_id, meter, local_day limit ?`,
-      [limit],
+         from billing_meter_event where settled_at is null and kind = 'gauge' group by organization_id, meter, local_day
+       having max(recorded_at) < now() - ? * interval '1 millisecond' limit ?`,
+      [options.gaugeQuietMs ?? 0, limit],
       'all',
     )
     const gaugeDays: { org: string; meter: string; day: string }[] = []
@@ -272,12 +275,12 @@ function numberText(n: number): string {
 }
 
 /** The worker that settles meter events into the ledger. */
-export function meterSettlementWorker(meters: MeterService, intervalMs: number, onWritten: (r: { entries: LedgerEntry[]; counters: CounterUpdate[] }) => void): WorkerDefinition {
+export function meterSettlementWorker(meters: MeterService, intervalMs: number, onWritten: (r: { entries: LedgerEntry[]; counters: CounterUpdate[] }) => void, gaugeQuietMs = 0): WorkerDefinition {
   return {
     name: 'billing.meter-settlement',
     intervalMs,
     async run({ em }) {
-      const r = await meters.settle(em)
+      const r = await meters.settle(em, 500, { gaugeQuietMs })
       if (r.entries.length > 0 || r.counters.length > 0) setImmediate(() => onWritten(r))
       return r.more
     },

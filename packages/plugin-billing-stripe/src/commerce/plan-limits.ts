@@ -48,9 +48,9 @@ async function rolledUpCounts(em: Em, organizationIds: readonly string[], monthS
 
 /**
  * Enforces the plan's monthly request and token limits before the upstream call. The usage it
- * compares against is the monthly rollup (a few hundred milliseconds behind the requests), plus
+ * compares against is the monthly rollup (about `settlement.workerGraceMs` behind the requests), plus
  * the requests this instance completed since — so the hot path costs a map lookup, and a limit
- * can be overshot only by what other instances served within one cache period. Plans and usage of
+ * can be overshot only by what other instances served within that lag plus one cache period. Plans and usage of
  * every organization in use are re-read together in the background every `planLimitCacheMs / 2`
  * (three queries whatever their number), so no request waits on them after its organization's
  * first.

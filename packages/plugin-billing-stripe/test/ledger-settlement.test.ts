@@ -1,9 +1,38 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { formatUsd } from '@tollgate/core'
+import { formatUsd, type Gateway } from '@tollgate/core'
 import { billingControlRef, billingLedgerRef, runVerifyLedgerCli } from '@tollgate/plugin-billing-stripe'
 import { api, assertLedgerInvariant, billingGateway, buyCredits, chat, MODEL, settleAll, startFakeOpenAI } from './budgets-support.ts'
+
+/**
+ * A request whose instance died after logging its usage event but before writing its settlement:
+ * only the usage event exists (1,000 input tokens, $0.001 at cost, $0.0015 at market, 5 ms long).
+ */
+async function writeOrphan(gw: { usageWriter: Gateway['usageWriter']; organizationId: string; projectId: string; userId: string }, occurredAt: Date): Promise<string> {
+  const requestId = randomUUID()
+  void gw.usageWriter.add({
+    requestId,
+    occurredAt,
+    organizationId: gw.organizationId,
+    projectId: gw.projectId,
+    userId: gw.userId,
+    provider: 'fake',
+    model: MODEL,
+    inputTokens: 1000,
+    outputTokens: 0,
+    cachedReadTokens: 0,
+    cacheWriteTokens: 0,
+    cost: 1000n * 1_000_000n,
+    marketCost: 1500n * 1_000_000n,
+    latencyMs: 5,
+    status: 200,
+    streaming: false,
+    estimated: false,
+  })
+  await gw.usageWriter.flush()
+  return requestId
+}
 
 t.test('settlement is exactly once: the serving instance and the usage-event worker never both debit a request', async (t) => {
   const fake = await startFakeOpenAI()
@@ -33,27 +62,7 @@ t.test('settlement is exactly once: the serving instance and the usage-event wor
 
   // A request whose instance died after logging its usage event but before writing its debit:
   // only the usage event exists. The worker settles it, into the ledger and the budget counter.
-  const orphan = randomUUID()
-  void gw.usageWriter.add({
-    requestId: orphan,
-    occurredAt: new Date(),
-    organizationId: gw.organizationId,
-    projectId: gw.projectId,
-    userId: gw.userId,
-    provider: 'fake',
-    model: MODEL,
-    inputTokens: 1000,
-    outputTokens: 0,
-    cachedReadTokens: 0,
-    cacheWriteTokens: 0,
-    cost: 1000n * 1_000_000n,
-    marketCost: 1500n * 1_000_000n,
-    latencyMs: 5,
-    status: 200,
-    streaming: false,
-    estimated: false,
-  })
-  await gw.usageWriter.flush()
+  const orphan = await writeOrphan(gw, new Date())
   // Core's reader only reads events older than every running transaction on the server (other
   // databases' included), so on a busy shared PostgreSQL the event can take a moment to appear.
   let settledOrphan = await ledger.settledRequest(orphan)
@@ -142,28 +151,8 @@ t.test('the usage-event worker leaves a request that just completed to its servi
   const ledger = gw.services.get(billingLedgerRef)
   await buyCredits(gw, gw.organizationId, 10n ** 12n)
   // An orphan: a usage event whose serving instance never wrote its settlement (it "crashed").
-  const orphan = randomUUID()
   const completed = Date.now()
-  void gw.usageWriter.add({
-    requestId: orphan,
-    occurredAt: new Date(completed - 5),
-    organizationId: gw.organizationId,
-    projectId: gw.projectId,
-    userId: gw.userId,
-    provider: 'fake',
-    model: MODEL,
-    inputTokens: 1000,
-    outputTokens: 0,
-    cachedReadTokens: 0,
-    cacheWriteTokens: 0,
-    cost: 1000n * 1_000_000n,
-    marketCost: 1500n * 1_000_000n,
-    latencyMs: 5,
-    status: 200,
-    streaming: false,
-    estimated: false,
-  })
-  await gw.usageWriter.flush()
+  const orphan = await writeOrphan(gw, new Date(completed - 5))
   // The scheduled worker runs every 50 ms; while the event is younger than the grace it leaves it.
   await new Promise((r) => setTimeout(r, 500))
   if (Date.now() - completed < 1400) t.equal(await ledger.settledRequest(orphan), undefined, 'not settled by the worker within the grace')

@@ -44,9 +44,8 @@ interface Entry<V> {
 export class RefreshingCache<K, V> {
   readonly #options: Required<Omit<RefreshingCacheOptions<K, V>, 'onRefreshError'>> & Pick<RefreshingCacheOptions<K, V>, 'onRefreshError'>
   readonly #entries = new Map<K, Entry<V>>()
+  /** Reads in flight; a read keeps its answer only while it is still the one listed here (clear, delete and reload unlist it). */
   readonly #loading = new Map<K, Promise<V>>()
-  /** Bumped by clear(): a read that started before it is answered but not kept. */
-  #generation = 0
   #versions = 0
   #refreshing: Promise<void> | undefined
   readonly #timer: NodeJS.Timeout | undefined
@@ -103,7 +102,6 @@ export class RefreshingCache<K, V> {
 
   /** Forgets every key; reads in flight are answered but not kept. */
   clear(): void {
-    this.#generation++
     this.#entries.clear()
     this.#loading.clear()
   }
@@ -124,9 +122,8 @@ export class RefreshingCache<K, V> {
   #read(key: K, load?: () => Promise<V>): Promise<V> {
     const pending = this.#loading.get(key)
     if (pending) return pending
-    const generation = this.#generation
     const read = (load ? load() : this.#options.loadMany([key]).then((values) => values[0] as V)).then((value) => {
-      if (generation === this.#generation && this.#loading.get(key) === read) this.set(key, value)
+      if (this.#loading.get(key) === read) this.set(key, value)
       return value
     })
     const settled = read.finally(() => {
@@ -153,7 +150,6 @@ export class RefreshingCache<K, V> {
     // Once any entry is due, all in use are re-read with it: from then on they share one read
     // time, so each sweep costs one query (per batchSize keys) rather than one per arrival cohort.
     if (now - oldest < this.#options.ttlMs / 2) return
-    const generation = this.#generation
     for (let i = 0; i < due.length; i += this.#options.batchSize) {
       const batch = due.slice(i, i + this.#options.batchSize)
       let values: V[]
@@ -163,11 +159,10 @@ export class RefreshingCache<K, V> {
         this.#options.onRefreshError?.(err)
         return
       }
-      if (generation !== this.#generation) return
       const at = Date.now()
       for (let j = 0; j < batch.length; j++) {
         const e = this.#entries.get(batch[j].key)
-        // Changed (set, reloaded or dropped) since the refresh began: the newer state stands.
+        // Changed (set, reloaded, dropped or cleared) since the refresh began: the newer state stands.
         if (!e || e.version !== batch[j].version) continue
         e.value = values[j] as V
         e.at = at

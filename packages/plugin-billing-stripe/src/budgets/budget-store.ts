@@ -140,19 +140,15 @@ export class BudgetStore {
   constructor(db: Database, options: { ttlMs?: number; onRefreshError?: (err: unknown) => void } = {}) {
     this.#db = db
     this.#cache = new OrgCache(
-      {
-        load: async (organizationId, em) => {
-          const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_budget where organization_id = ? and deleted_at is null order by created_at', [organizationId], 'all')
-          return rows.map(fromRow)
-        },
-        loadMany: async (organizationIds) => {
-          const rows = await this.#db.orm.em
-            .fork()
-            .execute<Row[]>(`select * from billing_budget where organization_id in (${organizationIds.map(() => '?').join(',')}) and deleted_at is null order by created_at`, [...organizationIds], 'all')
-          const byOrg = new Map<string, Budget[]>(organizationIds.map((id) => [id, []]))
-          for (const r of rows) byOrg.get(r.organization_id)?.push(fromRow(r))
-          return organizationIds.map((id) => byOrg.get(id) as Budget[])
-        },
+      async (organizationIds, em) => {
+        const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>(
+          `select * from billing_budget where organization_id in (${organizationIds.map(() => '?').join(',')}) and deleted_at is null order by created_at`,
+          [...organizationIds],
+          'all',
+        )
+        const byOrg = new Map<string, Budget[]>(organizationIds.map((id) => [id, []]))
+        for (const r of rows) byOrg.get(r.organization_id)?.push(fromRow(r))
+        return organizationIds.map((id) => byOrg.get(id) as Budget[])
       },
       options.ttlMs ?? 5_000,
       options.onRefreshError,

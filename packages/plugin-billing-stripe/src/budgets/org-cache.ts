@@ -1,10 +1,7 @@
 import { RefreshingCache, type TxEntityManager } from '@tollgate/core'
 
-/** How an OrgCache reads its values: one organization (optionally in a transaction), or many in one query. */
-export interface OrgCacheSource<T> {
-  load: (organizationId: string, em?: TxEntityManager) => Promise<T>
-  loadMany: (organizationIds: readonly string[]) => Promise<T[]>
-}
+/** How an OrgCache reads its values: those of several organizations in one query, in order (inside the caller's transaction when one is given). */
+export type OrgCacheSource<T> = (organizationIds: readonly string[], em?: TxEntityManager) => Promise<T[]>
 
 /**
  * Per-organization values read on the request path (budgets, billing settings): served from
@@ -18,7 +15,7 @@ export class OrgCache<T> {
 
   constructor(source: OrgCacheSource<T>, ttlMs: number, onRefreshError?: (err: unknown) => void) {
     this.#source = source
-    this.#cache = new RefreshingCache({ ttlMs, loadMany: source.loadMany, onRefreshError })
+    this.#cache = new RefreshingCache({ ttlMs, loadMany: (ids) => source(ids), onRefreshError })
   }
 
   /** The cached value, or undefined before the first load (or when its re-reads have failed for long). */
@@ -28,12 +25,16 @@ export class OrgCache<T> {
 
   /** The value, loading it when not cached (inside the caller's transaction when one is given). */
   get(organizationId: string, em?: TxEntityManager): T | Promise<T> {
-    return this.#cache.get(organizationId, () => this.#source.load(organizationId, em))
+    return this.#cache.get(organizationId, () => this.#one(organizationId, em))
   }
 
   /** Reads the value from the database now (after a change) and caches it. */
   load(organizationId: string, em?: TxEntityManager): Promise<T> {
-    return this.#cache.reload(organizationId, () => this.#source.load(organizationId, em))
+    return this.#cache.reload(organizationId, () => this.#one(organizationId, em))
+  }
+
+  async #one(organizationId: string, em?: TxEntityManager): Promise<T> {
+    return (await this.#source([organizationId], em))[0]
   }
 
   /** Stops the background re-reads. */

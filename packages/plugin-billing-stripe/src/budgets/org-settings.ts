@@ -63,16 +63,10 @@ export class OrgSettingsStore {
     this.#db = db
     this.#config = config
     this.#cache = new OrgCache(
-      {
-        load: async (organizationId, em) => {
-          const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>('select * from billing_org_settings where organization_id = ?', [organizationId], 'all')
-          return this.#fromRow(organizationId, rows[0])
-        },
-        loadMany: async (organizationIds) => {
-          const rows = await this.#db.orm.em.fork().execute<Row[]>(`select * from billing_org_settings where organization_id in (${organizationIds.map(() => '?').join(',')})`, [...organizationIds], 'all')
-          const byOrg = new Map(rows.map((r) => [r.organization_id, r]))
-          return organizationIds.map((id) => this.#fromRow(id, byOrg.get(id)))
-        },
+      async (organizationIds, em) => {
+        const rows = await (em ?? this.#db.orm.em.fork()).execute<Row[]>(`select * from billing_org_settings where organization_id in (${organizationIds.map(() => '?').join(',')})`, [...organizationIds], 'all')
+        const byOrg = new Map(rows.map((r) => [r.organization_id, r]))
+        return organizationIds.map((id) => this.#fromRow(id, byOrg.get(id)))
       },
       options.ttlMs ?? 5_000,
       options.onRefreshError,

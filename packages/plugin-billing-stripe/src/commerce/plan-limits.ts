@@ -24,26 +24,27 @@ export function monthBounds(now = new Date()): { start: Date; end: Date; month: 
 }
 
 /** Requests and tokens an organization used in a month, from the usage rollup. */
-export async function rolledUpUsage(em: Em, organizationId: string, monthStart: Date): Promise<{ requests: number; tokens: number; cost: bigint }> {
-  const r = await one<{ requests: string | null; tokens: string | null; cost: string | null }>(
-    em,
-    `select sum(requests) as requests, sum(input_tokens + output_tokens) as tokens, sum(cost) as cost
-       from billing_usage_rollup where organization_id = ? and month = ?::date`,
-    [organizationId, monthStart.toISOString().slice(0, 10)],
-  )
-  return { requests: Number(r?.requests ?? 0), tokens: Number(r?.tokens ?? 0), cost: big(r?.cost) }
+export async function rolledUpUsage(em: Em, organizationId: string, monthStart: Date): Promise<MonthUsage> {
+  return (await rolledUpUsages(em, [organizationId], monthStart)).get(organizationId) ?? { requests: 0, tokens: 0, cost: 0n }
 }
 
-/** Requests and tokens of several organizations in a month, from the usage rollup, in one query. */
-async function rolledUpCounts(em: Em, organizationIds: readonly string[], monthStart: Date): Promise<Map<string, { requests: number; tokens: number }>> {
-  const found = await rows<{ organization_id: string; requests: string; tokens: string }>(
+/** An organization's requests, tokens and cost in a month. */
+interface MonthUsage {
+  requests: number
+  tokens: number
+  cost: bigint
+}
+
+/** Requests, tokens and cost of several organizations in a month, from the usage rollup, in one query (organizations with none are absent). */
+async function rolledUpUsages(em: Em, organizationIds: readonly string[], monthStart: Date): Promise<Map<string, MonthUsage>> {
+  const found = await rows<{ organization_id: string; requests: string; tokens: string; cost: string }>(
     em,
-    `select organization_id, sum(requests) as requests, sum(input_tokens + output_tokens) as tokens
+    `select organization_id, sum(requests) as requests, sum(input_tokens + output_tokens) as tokens, sum(cost) as cost
        from billing_usage_rollup where organization_id in (${organizationIds.map(() => '?').join(',')}) and month = ?::date
       group by organization_id`,
     [...organizationIds, monthStart.toISOString().slice(0, 10)],
   )
-  return new Map(found.map((r) => [r.organization_id, { requests: Number(r.requests), tokens: Number(r.tokens) }]))
+  return new Map(found.map((r) => [r.organization_id, { requests: Number(r.requests), tokens: Number(r.tokens), cost: big(r.cost) }]))
 }
 
 /**
@@ -83,7 +84,7 @@ export class PlanLimitGuard {
     const plans = await effectivePlans(this.#ctx, em, organizationIds)
     // A plan without request or token limits needs no usage read.
     const limited = organizationIds.filter((_, i) => plans[i].plan.limits.requestsPerMonth !== null || plans[i].plan.limits.tokensPerMonth !== null)
-    const used = limited.length > 0 ? await rolledUpCounts(em, limited, start) : new Map<string, { requests: number; tokens: number }>()
+    const used = limited.length > 0 ? await rolledUpUsages(em, limited, start) : new Map<string, MonthUsage>()
     return organizationIds.map((id, i) => {
       const u = used.get(id) ?? { requests: 0, tokens: 0 }
       // Requests counted locally are absorbed as the rollup catches up with them.

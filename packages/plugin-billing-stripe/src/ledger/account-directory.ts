@@ -35,11 +35,10 @@ export class AccountDirectory {
     this.#personal.close()
   }
 
-  /** The personal account of each (org|user) key, in order, in one query. */
-  async #personalAccounts(keys: readonly string[]): Promise<(string | null)[]> {
+  /** The personal account of each (org|user) key, in order, in one query (inside the caller's transaction when one is given). */
+  async #personalAccounts(keys: readonly string[], em?: TxEntityManager): Promise<(string | null)[]> {
     const pairs = keys.map((k) => k.split('|'))
-    const rows = await this.#db.orm.em
-      .fork()
+    const rows = await (em ?? this.#db.orm.em.fork())
       .execute<{ organization_id: string; user_id: string; id: string }[]>(`select organization_id, user_id, id from billing_account where (organization_id, user_id) in (${pairs.map(() => '(?, ?)').join(',')})`, pairs.flat(), 'all')
     const found = new Map(rows.map((r) => [`${r.organization_id}|${r.user_id}`, r.id]))
     return keys.map((k) => found.get(k) ?? null)
@@ -85,10 +84,7 @@ export class AccountDirectory {
   async forMember(organizationId: string, userId: string | undefined, em?: TxEntityManager): Promise<{ ref: LedgerAccountRef; id: string }> {
     if (userId) {
       const key = `${organizationId}|${userId}`
-      const found = this.#personal.get(key, async () => {
-        const rows = await (em ?? this.#db.orm.em.fork()).execute<{ id: string }[]>('select id from billing_account where organization_id = ? and user_id = ?', [organizationId, userId], 'all')
-        return rows[0]?.id ?? null
-      })
+      const found = this.#personal.get(key, async () => (await this.#personalAccounts([key], em))[0])
       const id = found instanceof Promise ? await found : found
       if (id) {
         this.#ids.set(key, id)

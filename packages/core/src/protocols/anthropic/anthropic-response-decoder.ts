@@ -4,6 +4,7 @@
  */
 import type { CanonicalResponse, ResponseChunk, StreamEvent, Usage } from '../../canonical/types.js'
 import { UpstreamError } from '../../providers/provider.js'
+import { parseStreamMessage } from '../stream-message.js'
 import { decodeAnthropicBlock } from './anthropic-request-decoder.js'
 import type { AnthropicBlock, AnthropicResponse, AnthropicUsage } from './anthropic-wire.js'
 import { finishReasonFromAnthropic, usageFromAnthropic } from './anthropic-wire.js'
@@ -59,13 +60,7 @@ export class AnthropicStreamDecoder {
 
   /** Decodes one SSE message; throws UpstreamError on an `error` event or bad JSON. */
   decode(event: string | undefined, data: string, raw: string): AnthropicStreamItem {
-    let parsed: StreamEventData
-    try {
-      parsed = JSON.parse(data) as StreamEventData
-    } catch (cause) {
-      throw new UpstreamError('protocol', 'upstream stream sent a message that is not JSON', { cause })
-    }
-    if (typeof parsed !== 'object' || parsed === null) throw new UpstreamError('protocol', 'upstream stream sent a message that is not a JSON object')
+    const parsed = parseStreamMessage<StreamEventData>(data)
     const type = event ?? parsed.type
     const events: StreamEvent[] = []
     switch (type) {

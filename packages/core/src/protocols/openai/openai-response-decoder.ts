@@ -5,6 +5,7 @@
 import { DeferredChunk } from '../../canonical/deferred-chunk.js'
 import type { CanonicalResponse, ContentPart, ResponseChunk, StreamEvent } from '../../canonical/types.js'
 import { UpstreamError } from '../../providers/provider.js'
+import { parseStreamMessage } from '../stream-message.js'
 import type { OpenAIChatChunk, OpenAIChatResponse } from './openai-wire.js'
 import { finishReasonFromOpenAI, usageFromOpenAI } from './openai-wire.js'
 
@@ -57,8 +58,8 @@ export class OpenAIStreamDecoder {
       this.done = true
       return { kind: 'done' }
     }
-    if (this.#started && onlyDeltas(data)) return { kind: 'chunk', chunk: new DeferredChunk(raw, data, (text) => this.#events(parseChunk(text))) }
-    const chunk = parseChunk(data)
+    if (this.#started && onlyDeltas(data)) return { kind: 'chunk', chunk: new DeferredChunk(raw, data, (text) => this.#events(parseStreamMessage<OpenAIChatChunk>(text))) }
+    const chunk = parseStreamMessage<OpenAIChatChunk>(data)
     if (chunk.error !== undefined && chunk.error !== null) {
       const error = chunk.error
       throw new UpstreamError('stream', `upstream stream error: ${error.message ?? 'unknown error'}`, {
@@ -104,17 +105,6 @@ export class OpenAIStreamDecoder {
     if (chunk.usage) events.push({ type: 'usage', usage: usageFromOpenAI(chunk.usage) })
     return events
   }
-}
-
-function parseChunk(data: string): OpenAIChatChunk {
-  let chunk: OpenAIChatChunk
-  try {
-    chunk = JSON.parse(data) as OpenAIChatChunk
-  } catch (cause) {
-    throw new UpstreamError('protocol', 'upstream stream sent a message that is not JSON', { cause })
-  }
-  if (typeof chunk !== 'object' || chunk === null) throw new UpstreamError('protocol', 'upstream stream sent a message that is not a JSON object')
-  return chunk
 }
 
 /**

@@ -4,6 +4,12 @@ import { TollgateError, isTollgateError } from '../errors/tollgate-error.js'
 import type { HookRegistry } from '../plugin/hook-registry.js'
 import type { UpstreamHead } from '../plugin/hooks.js'
 
+/** What transforming hooks left: the value and whether any hook replaced it. */
+export interface Transformed<T> {
+  value: T
+  modified: boolean
+}
+
 /**
  * Runs request hooks in registration order, stopping at the first throw. Hooks fail closed: a
  * TollgateError thrown by a hook is the plugin's deliberate rejection and goes to the client as
@@ -55,19 +61,20 @@ export class HookRunner {
   }
 
   /** onResponse: returns the (possibly replaced) response and whether any hook replaced it. */
-  async response(ctx: RequestContext, response: CanonicalResponse): Promise<{ response: CanonicalResponse; modified: boolean }> {
-    const { value, modified } = await this.#transform('onResponse', ctx, response)
-    return { response: value, modified }
+  response(ctx: RequestContext, response: CanonicalResponse): Promise<Transformed<CanonicalResponse>> {
+    return this.#transform('onResponse', ctx, response)
   }
 
-  /** onResponseChunk: returns the (possibly replaced) chunk and whether any hook replaced it. */
-  async chunk(ctx: RequestContext, chunk: ResponseChunk): Promise<{ chunk: ResponseChunk; modified: boolean }> {
-    const { value, modified } = await this.#transform('onResponseChunk', ctx, chunk)
-    return { chunk: value, modified }
+  /**
+   * onResponseChunk: returns the (possibly replaced) chunk and whether any hook replaced it. Not
+   * an async wrapper of its own: this runs for every chunk of a stream.
+   */
+  chunk(ctx: RequestContext, chunk: ResponseChunk): Promise<Transformed<ResponseChunk>> {
+    return this.#transform('onResponseChunk', ctx, chunk)
   }
 
   /** Runs transforming hooks in order, each on the previous one's result; a hook returning nothing keeps the value. */
-  async #transform<T>(name: 'onResponse' | 'onResponseChunk', ctx: RequestContext, initial: T): Promise<{ value: T; modified: boolean }> {
+  async #transform<T>(name: 'onResponse' | 'onResponseChunk', ctx: RequestContext, initial: T): Promise<Transformed<T>> {
     let value = initial
     let modified = false
     for (const h of this.#hooks.list(name)) {

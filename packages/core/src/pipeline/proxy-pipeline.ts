@@ -140,7 +140,7 @@ export class ProxyPipeline {
         if (d.hooks.has('onUpstreamResponse')) await d.hooks.upstreamResponse(ctx, { status: result.status, headers: result.headers, streaming: false })
         let response = result.response
         let modified = false
-        if (d.hooks.has('onResponse')) ({ response, modified } = await d.hooks.response(ctx, response))
+        if (d.hooks.has('onResponse')) ({ value: response, modified } = await d.hooks.response(ctx, response))
         ctx.response = response
         ctx.usage = response.usage ?? this.#estimate(ctx, response.choices.flatMap((c) => c.message.content.map((p) => (p.type === 'text' ? p.text : p.type === 'tool_call' ? p.arguments : ''))))
         const body = protocol.encodeResponse(response, { raw: result.raw, modified, requestedModel: ctx.request.model })
@@ -270,7 +270,7 @@ export class ProxyPipeline {
             }
             let chunk: ResponseChunk = upstreamChunk
             let modified = false
-            if (hasChunkHooks) ({ chunk, modified } = await d.hooks.chunk(ctx, upstreamChunk))
+            if (hasChunkHooks) ({ value: chunk, modified } = await d.hooks.chunk(ctx, upstreamChunk))
             keepOutput(s.output, chunk)
             const text = s.encoder.encode(chunk, sameProtocol && !modified)
             if (text) {
@@ -290,7 +290,7 @@ export class ProxyPipeline {
         throw mapUpstreamError(err, ctx.route!.provider)
       }
       if (hasChunkHooks) {
-        const { chunk } = await d.hooks.chunk(ctx, { events: [], last: true })
+        const { value: chunk } = await d.hooks.chunk(ctx, { events: [], last: true })
         keepOutput(s.output, chunk)
         const text = s.encoder.encode(chunk, false)
         if (text) await this.#write(ctx, reply, s, text)

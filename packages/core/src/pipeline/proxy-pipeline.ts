@@ -307,9 +307,12 @@ export class ProxyPipeline {
 
   /**
    * Queues SSE text for the client, sending the headers with the first byte (so failures before
-   * it can still be a normal error response). Everything queued while one upstream read is being
-   * decoded leaves in a single write (one HTTP chunk, one syscall) on the next tick; the returned
-   * promise waits for the socket to drain when the client reads slower than the upstream sends.
+   * it can still be a normal error response). Everything queued during one turn of the event loop
+   * leaves in a single write (one HTTP chunk, one syscall) once that turn's I/O is handled: the
+   * messages of one upstream read, and the end of the stream when the same read completed the
+   * upstream body (then the whole answer goes out with its terminator in one write, where a flush
+   * on the next tick cost a second write for `[DONE]`). The returned promise waits for the socket
+   * to drain when the client reads slower than the upstream sends.
    */
   #write(ctx: RequestContext, reply: FastifyReply, s: StreamState, text: string): Promise<void> | undefined {
     const res = reply.raw
@@ -323,7 +326,7 @@ export class ProxyPipeline {
     s.pending += text
     if (!s.flushScheduled) {
       s.flushScheduled = true
-      process.nextTick(flushPending, s, res)
+      setImmediate(flushPending, s, res)
     }
     return s.drained
   }

@@ -75,6 +75,13 @@ export class SseParser {
     while (lineStart < length) {
       const nextLF = text.indexOf('\n', lineStart)
       if (nextCR !== -1 && nextCR < lineStart) nextCR = text.indexOf('\r', lineStart)
+      // The common message, `data: …` and a blank line, LF-framed, at a message boundary: cut out
+      // whole, without the per-line pieces and field arrays of the general path (same result).
+      if (nextLF !== -1 && text.charCodeAt(nextLF + 1) === LF && (nextCR === -1 || nextCR > nextLF) && this.#atBoundary() && text.startsWith('data: ', lineStart)) {
+        out.push({ data: text.slice(lineStart + 6, nextLF), raw: text.slice(lineStart, nextLF + 2) })
+        lineStart = nextLF + 2
+        continue
+      }
       let end: number
       let next: number
       if (nextCR !== -1 && (nextLF === -1 || nextCR < nextLF)) {
@@ -110,6 +117,11 @@ export class SseParser {
       this.#rawParts.push(rest)
     }
     return out
+  }
+
+  /** True between messages: no partial line, field or raw text held from earlier input. */
+  #atBoundary(): boolean {
+    return this.#lineParts.length === 0 && this.#rawParts.length === 0 && this.#data.length === 0 && this.#event === undefined && this.#id === undefined
   }
 
   #line(line: string): void {

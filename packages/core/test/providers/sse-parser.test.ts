@@ -15,9 +15,12 @@ const enc = new TextEncoder()
 
 // A stream with everything a parser can trip over: comments, named events, multi-line data,
 // an id, a field without a colon, a value without the space, CRLF and lone-CR line ends, and
-// multi-byte UTF-8 (2, 3 and 4 bytes).
+// multi-byte UTF-8 (2, 3 and 4 bytes); and the common `data: …` + blank line messages the parser
+// cuts out whole, next to a multi-line one that starts like them.
 const STREAM =
   ': keep-alive comment\n\n' +
+  'data: {"fast":"é"}\n\n' +
+  'data: first\ndata: second\n\n' +
   'event: message_start\ndata: {"type":"message_start","text":"héllo"}\n\n' +
   'data: line one\r\ndata: line two\r\n\r\n' +
   'id: 42\ndata:no-space\n\n' +
@@ -26,6 +29,8 @@ const STREAM =
   'data: [DONE]\n\n'
 
 const EXPECTED = [
+  { event: undefined, data: '{"fast":"é"}', id: undefined },
+  { event: undefined, data: 'first\nsecond', id: undefined },
   { event: 'message_start', data: '{"type":"message_start","text":"héllo"}', id: undefined },
   { event: undefined, data: 'line one\nline two', id: undefined },
   { event: undefined, data: 'no-space', id: '42' },
@@ -61,6 +66,8 @@ t.test('survives byte-at-a-time delivery', async (t) => {
 t.test('raw is the exact framing of each message, comment-only blocks dropped', async (t) => {
   const raw = parseAll([enc.encode(STREAM)]).map((m) => m.raw)
   t.same(raw, [
+    'data: {"fast":"é"}\n\n',
+    'data: first\ndata: second\n\n',
     'event: message_start\ndata: {"type":"message_start","text":"héllo"}\n\n',
     'data: line one\r\ndata: line two\r\n\r\n',
     'id: 42\ndata:no-space\n\n',

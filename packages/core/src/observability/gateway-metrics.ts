@@ -5,7 +5,7 @@ import type { MetricsRegistry } from '../metrics/metrics-registry.js'
 import type { HookName } from '../plugin/hooks.js'
 import { codeLabel, isUpstreamCode, ModelLabels, NONE, routeLabel, statusClass, upstreamErrorKind } from './label-values.js'
 import { CORE_METRICS, type MetricDefinition, PLUGIN_METRICS } from './metric-catalog.js'
-import { SeriesCounter, SeriesHistogram } from './series.js'
+import { type CounterChild, type HistogramChild, SeriesCounter, SeriesHistogram } from './series.js'
 
 /** What the gateway metrics read at scrape time. */
 export interface GatewayMetricsSources {
@@ -41,12 +41,16 @@ export class GatewayMetrics {
   readonly #rateLimited: Counter<string>
   readonly #http: SeriesCounter
   readonly #hooks: SeriesHistogram
+  /** The hook duration series by plugin, hook and outcome. */
+  readonly #hookSeries = new Map<string, Map<HookName, { ok?: HistogramChild; failed?: HistogramChild }>>()
   readonly #flushDuration: Histogram<string>
   readonly #flushed: Counter<string>
   readonly #models: ModelLabels
   readonly #registry: MetricsRegistry
-  /** Picodollars below one microdollar, carried per series so the integer counters sum exactly. */
-  readonly #remainders = new Map<string, bigint>()
+  /** The series of each kind of request (provider, model, route, stream flag). */
+  readonly #byRequestKind = new Map<string, RequestSeries>()
+  /** The money counters of each provider and model, with the picodollars not yet counted. */
+  readonly #moneyByModel = new Map<string, { cost: MoneySeries; marketCost: MoneySeries }>()
 
   constructor(registry: MetricsRegistry, sources: GatewayMetricsSources) {
     this.#registry = registry
@@ -101,27 +105,30 @@ export class GatewayMetrics {
     const provider = ctx.route?.provider ?? NONE
     const model = this.#models.of(ctx)
     const route = routeLabel(ctx.protocol)
-    const stream = ctx.request?.stream ? 'true' : 'false'
+    const streamed = ctx.request?.stream === true
+    const series = this.#requestSeries(provider, model, route, streamed)
     const t = ctx.timings
-    this.#requests.inc([provider, model, route, String(ctx.status ?? 0), ctx.outcome ?? 'error'])
-    if (t.end !== undefined) this.#duration.observe([provider, model, route, stream], (t.end - t.start) / 1000)
+    series.requests(ctx.status ?? 0, ctx.outcome ?? 'error').inc()
+    if (t.end !== undefined) series.duration.observe((t.end - t.start) / 1000)
     // A failed call has no response headers: its latency runs until the failure was handled.
     const upstreamEnd = t.upstreamHeaders ?? (ctx.outcome === 'upstream_error' ? t.end : undefined)
     const upstreamMs = t.upstreamStart !== undefined && upstreamEnd !== undefined ? upstreamEnd - t.upstreamStart : undefined
-    if (upstreamMs !== undefined) this.#upstream.observe([provider, model, stream], upstreamMs / 1000)
+    if (upstreamMs !== undefined) series.upstream.observe(upstreamMs / 1000)
     if (ctx.outcome === 'success' && upstreamMs !== undefined) {
-      const toFirstByte = stream === 'true' ? t.firstByte : t.end
-      if (toFirstByte !== undefined) this.#overhead.observe([route, stream], Math.max(0, toFirstByte - t.start - upstreamMs) / 1000)
+      const toFirstByte = streamed ? t.firstByte : t.end
+      if (toFirstByte !== undefined) series.overhead.observe(Math.max(0, toFirstByte - t.start - upstreamMs) / 1000)
     }
-    if (stream === 'true' && t.firstByte !== undefined) this.#ttft.observe([provider, model], (t.firstByte - t.start) / 1000)
+    if (streamed && t.firstByte !== undefined) series.ttft.observe((t.firstByte - t.start) / 1000)
     const u = ctx.usage
     if (u) {
-      const counts = [u.inputTokens, u.outputTokens, u.cachedReadTokens, u.cacheWriteTokens]
-      for (let i = 0; i < TOKEN_TYPES.length; i++) if (counts[i] > 0) this.#tokens.inc([provider, model, TOKEN_TYPES[i]], counts[i])
+      if (u.inputTokens > 0) series.tokens[0].inc(u.inputTokens)
+      if (u.outputTokens > 0) series.tokens[1].inc(u.outputTokens)
+      if (u.cachedReadTokens > 0) series.tokens[2].inc(u.cachedReadTokens)
+      if (u.cacheWriteTokens > 0) series.tokens[3].inc(u.cacheWriteTokens)
     }
     if (ctx.cost) {
-      this.#money(this.#cost, 'c', provider, model, ctx.cost.cost)
-      this.#money(this.#marketCost, 'm', provider, model, ctx.cost.marketCost)
+      addMoney(series.cost, ctx.cost.cost)
+      addMoney(series.marketCost, ctx.cost.marketCost)
     }
     for (const attempt of ctx.failedAttempts) this.#upstreamErrors.inc({ provider: attempt.provider, kind: upstreamErrorKind(attempt.code) })
     const error = ctx.error
@@ -135,19 +142,69 @@ export class GatewayMetrics {
     }
   }
 
-  /** Adds picodollars to an integer microdollar counter, carrying the sub-microdollar rest. */
-  #money(counter: SeriesCounter, kind: string, provider: string, model: string, amount: bigint): void {
-    if (amount <= 0n) return
-    const key = `${kind}\u0000${provider}\u0000${model}`
-    const total = (this.#remainders.get(key) ?? 0n) + amount
-    const micro = total / PICO_PER_MICRO
-    this.#remainders.set(key, total - micro * PICO_PER_MICRO)
-    if (micro > 0n) counter.inc([provider, model], Number(micro))
+  /**
+   * The series a request of this provider, model, route and stream flag records into, made once
+   * per combination (all four labels come from bounded sets). A request then costs one key and a
+   * few handle calls instead of a label key built and hashed per series.
+   */
+  #requestSeries(provider: string, model: string, route: string, streamed: boolean): RequestSeries {
+    const key = `${provider}\u0000${model}\u0000${route}\u0000${streamed}`
+    let series = this.#byRequestKind.get(key)
+    if (series) return series
+    const stream = streamed ? 'true' : 'false'
+    const byStatus = new Map<string, CounterChild>()
+    const requests = this.#requests
+    const modelKey = `${provider}\u0000${model}`
+    let money = this.#moneyByModel.get(modelKey)
+    if (!money) {
+      money = { cost: { series: this.#cost.child([provider, model]), rest: 0n }, marketCost: { series: this.#marketCost.child([provider, model]), rest: 0n } }
+      this.#moneyByModel.set(modelKey, money)
+    }
+    series = {
+      requests(status, outcome) {
+        const statusKey = `${status}\u0000${outcome}`
+        let child = byStatus.get(statusKey)
+        if (!child) {
+          child = requests.child([provider, model, route, String(status), outcome])
+          byStatus.set(statusKey, child)
+        }
+        return child
+      },
+      duration: this.#duration.child([provider, model, route, stream]),
+      upstream: this.#upstream.child([provider, model, stream]),
+      overhead: this.#overhead.child([route, stream]),
+      ttft: this.#ttft.child([provider, model]),
+      tokens: TOKEN_TYPES.map((type) => this.#tokens.child([provider, model, type])),
+      cost: money.cost,
+      marketCost: money.marketCost,
+    }
+    this.#byRequestKind.set(key, series)
+    return series
   }
 
-  /** Records one plugin hook run (the HookRegistry observer). */
+  /**
+   * Records one plugin hook run (the HookRegistry observer). Runs once per hook and request, and
+   * once per hook and chunk of a stream: the series is kept per plugin and hook, so a run costs two
+   * map reads rather than a label key built and hashed.
+   */
   hook(pluginId: string, hook: HookName, durationMs: number, failed: boolean): void {
-    this.#hooks.observe([pluginId, hook, failed ? 'failed' : 'ok'], durationMs / 1000)
+    let byHook = this.#hookSeries.get(pluginId)
+    if (!byHook) {
+      byHook = new Map()
+      this.#hookSeries.set(pluginId, byHook)
+    }
+    let outcomes = byHook.get(hook)
+    if (!outcomes) {
+      outcomes = {}
+      byHook.set(hook, outcomes)
+    }
+    const outcome = failed ? 'failed' : 'ok'
+    let series = outcomes[outcome]
+    if (!series) {
+      series = this.#hooks.child([pluginId, hook, outcome])
+      outcomes[outcome] = series
+    }
+    series.observe(durationMs / 1000)
   }
 
   /** Records a usage writer flush (the UsageWriter observer). */
@@ -176,6 +233,34 @@ export class GatewayMetrics {
     }
     return filled
   }
+}
+
+/** An integer microdollar counter and the picodollars below one microdollar it has not counted yet. */
+interface MoneySeries {
+  series: CounterChild
+  rest: bigint
+}
+
+/** Adds picodollars to an integer microdollar counter, carrying the sub-microdollar rest so the counter sums exactly. */
+function addMoney(money: MoneySeries, amount: bigint): void {
+  if (amount <= 0n) return
+  const total = money.rest + amount
+  const micro = total / PICO_PER_MICRO
+  money.rest = total - micro * PICO_PER_MICRO
+  if (micro > 0n) money.series.inc(Number(micro))
+}
+
+/** What one kind of request records into (see GatewayMetrics.#requestSeries). */
+interface RequestSeries {
+  requests(status: number, outcome: string): CounterChild
+  duration: HistogramChild
+  upstream: HistogramChild
+  overhead: HistogramChild
+  ttft: HistogramChild
+  /** By TOKEN_TYPES index. */
+  tokens: CounterChild[]
+  cost: MoneySeries
+  marketCost: MoneySeries
 }
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])

@@ -1,15 +1,30 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseUsd } from '@tollgate/core'
 import { billingControlRef, billingLedgerRef } from '@tollgate/plugin-billing-stripe'
 import { api, assertLedgerInvariant, billingGateway, buyCredits, startFakeOpenAI } from './budgets-support.ts'
 
-t.test('generic meters: idempotent POST /billing/usage, unit prices, storage at daily peak, settled into the ledger once', async (t) => {
+/** A billing gateway with these meter settings and $10 of credits on its organization. */
+async function meteredGateway(t: Test, meters: Record<string, unknown>) {
   const fake = await startFakeOpenAI()
   t.teardown(() => fake.close())
-  const gw = await billingGateway(fake, { meters: { prices: { sql_queries: '0.0001' } } })
+  const gw = await billingGateway(fake, { meters })
   t.teardown(() => gw.close())
-  const ledger = gw.services.get(billingLedgerRef)
   await buyCredits(gw, gw.organizationId, parseUsd('10'), 'credits')
+  return gw
+}
+
+/** Reports a storage sample taken at `occurredAt`; resolves with the HTTP status. */
+function storageSample(gw: { url: string; apiKey: string }, gb: string, idempotencyKey: string, occurredAt: Date): Promise<number> {
+  return fetch(`${gw.url}/billing/usage`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ meter: 'storage_gb', quantity: gb, idempotencyKey, occurredAt: occurredAt.toISOString() }),
+  }).then((r) => r.status)
+}
+
+t.test('generic meters: idempotent POST /billing/usage, unit prices, storage at daily peak, settled into the ledger once', async (t) => {
+  const gw = await meteredGateway(t, { prices: { sql_queries: '0.0001' } })
+  const ledger = gw.services.get(billingLedgerRef)
   const usage = (body: Record<string, unknown>, headers?: Record<string, string>) =>
     fetch(`${gw.url}/billing/usage`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }))
 
@@ -79,19 +94,10 @@ t.test('generic meters: idempotent POST /billing/usage, unit prices, storage at 
 })
 
 t.test("a gauge day's samples that arrive over a few moments are billed at their peak, not at the first one's", async (t) => {
-  const fake = await startFakeOpenAI()
-  t.teardown(() => fake.close())
   // The scheduled settlement worker runs every 200 ms (the tests' setting) while the samples arrive.
-  const gw = await billingGateway(fake, { meters: { prices: { storage_gb: '0.0033' } } })
-  t.teardown(() => gw.close())
+  const gw = await meteredGateway(t, { prices: { storage_gb: '0.0033' } })
   const ledger = gw.services.get(billingLedgerRef)
-  await buyCredits(gw, gw.organizationId, parseUsd('10'), 'credits')
-  const sample = (gb: string, i: number) =>
-    fetch(`${gw.url}/billing/usage`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ meter: 'storage_gb', quantity: gb, idempotencyKey: `late-${i}`, occurredAt: new Date(Date.now() - 30 * 3600_000 + i * 60_000).toISOString() }),
-    }).then((r) => r.status)
+  const sample = (gb: string, i: number) => storageSample(gw, gb, `late-${i}`, new Date(Date.now() - 30 * 3600_000 + i * 60_000))
   t.equal(await sample('2', 0), 201)
   // Several scheduled runs pass between the two samples of the (ended) day.
   await new Promise((r) => setTimeout(r, 700))
@@ -101,5 +107,41 @@ t.test("a gauge day's samples that arrive over a few moments are billed at their
   t.equal(entries.length, 1, 'one debit for the day')
   t.equal(entries[0]?.metadata?.quantity, '9.5', 'at the peak of all its samples')
   t.equal(entries[0]?.amount, -(parseUsd('0.0033') * 95n) / 10n, '9.5 GB-days × $0.0033')
+  await assertLedgerInvariant(t, gw)
+})
+
+t.test('a gauge sample that arrives after its day was billed adds the rise of the peak, once; a lower one adds nothing', async (t) => {
+  const gw = await meteredGateway(t, { prices: { storage_gb: '0.0033' } })
+  const ledger = gw.services.get(billingLedgerRef)
+  const control = gw.services.get(billingControlRef)
+  const takenAt = new Date(Date.now() - 30 * 3600_000 + 60_000)
+  const sample = (gb: string, key: string) => storageSample(gw, gb, key, takenAt)
+  const debits = async () => (await ledger.history({ organizationId: gw.organizationId }, { types: ['usage_debit'], limit: 10 })).entries
+  const billed = async () => (await debits()).reduce((sum, e) => sum - e.amount, 0n)
+  const gbDays = (tenths: bigint) => (parseUsd('0.0033') * tenths) / 10n
+
+  t.equal(await sample('4', 'day-a'), 201)
+  await control.settleMeters()
+  t.equal(await billed(), gbDays(40n), 'the ended day is billed at its peak, 4 GB')
+
+  t.equal(await sample('6.5', 'day-late-high'), 201)
+  await control.settleMeters()
+  const afterRise = await debits()
+  t.equal(afterRise.length, 2, 'a second debit for the rise')
+  t.equal(await billed(), gbDays(65n), 'the day now costs its new peak, 6.5 GB, in all')
+  const rise = afterRise.find((e) => e.metadata?.previousQuantity === '4')
+  t.equal(rise?.amount, -gbDays(25n), 'the rise: 2.5 GB-days')
+  t.equal(rise?.metadata?.quantity, '6.5')
+  t.match(rise?.description, /raised from 4 to 6\.5/)
+  await control.settleMeters()
+  t.equal((await debits()).length, 2, 'settling again writes nothing')
+
+  t.equal(await sample('5', 'day-late-low'), 201)
+  await control.settleMeters()
+  t.equal((await debits()).length, 2, 'a late sample below the billed peak adds nothing')
+  t.equal(await billed(), gbDays(65n))
+  t.equal(await sample('6.5', 'day-late-equal'), 201)
+  await control.settleMeters()
+  t.equal((await debits()).length, 2, 'nor does one equal to it')
   await assertLedgerInvariant(t, gw)
 })

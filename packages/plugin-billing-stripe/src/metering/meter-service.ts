@@ -213,10 +213,17 @@ export class MeterService {
       if (e.cost <= 0n) continue
       postings.push(await this.#posting(em, e.organizationId, e.projectId, e.occurredAt, e.cost, `meter:${e.id}`, e.meter, { meter: e.meter, quantity: e.quantity, projectId: e.projectId ?? null, unitPrice: e.unitPrice.toString() }, e.id))
     }
-    const days = await em.execute<{ organization_id: string; meter: string; local_day: string | Date; peak: string; unit_price: string; last: Date | string }[]>(
-      `select organization_id, meter, local_day, max(quantity_micro)::text as peak, max(unit_price)::text as unit_price, max(occurred_at) as last
-         from billing_meter_event where settled_at is null and kind = 'gauge' group by organization_id, meter, local_day
-       having max(recorded_at) < now() - ? * interval '1 millisecond' limit ?`,
+    // Every sample of a day that has unsettled ones: the settled samples' peak is what the day
+    // was already billed at (a sample that arrives after its day was billed is not lost).
+    const days = await em.execute<{ organization_id: string; meter: string; local_day: string | Date; peak: string; billed_peak: string | null; unit_price: string; last: Date | string }[]>(
+      `select organization_id, meter, local_day, max(quantity_micro)::text as peak,
+              (max(quantity_micro) filter (where settled_at is not null))::text as billed_peak,
+              max(unit_price)::text as unit_price, max(occurred_at) as last
+         from billing_meter_event
+        where kind = 'gauge'
+          and (organization_id, meter, local_day) in (select organization_id, meter, local_day from billing_meter_event where settled_at is null and kind = 'gauge')
+        group by organization_id, meter, local_day
+       having max(recorded_at) filter (where settled_at is null) < now() - ? * interval '1 millisecond' limit ?`,
       [options.gaugeQuietMs ?? 0, limit],
       'all',
     )
@@ -226,10 +233,9 @@ export class MeterService {
       const day = dayText(d.local_day)
       if (day >= localDate(new Date(), settings.timezone)) continue
       gaugeDays.push({ org: d.organization_id, meter: d.meter, day })
-      const cost = meterCost(big(d.peak), big(d.unit_price))
-      if (cost <= 0n) continue
-      const key = `meter:${d.meter}:${day}`
-      postings.push(await this.#posting(em, d.organization_id, undefined, new Date(d.last), cost, key, `${d.meter} peak on ${day}`, { meter: d.meter, quantity: formatQuantity(big(d.peak)), day, unitPrice: d.unit_price }, key))
+      const charge = gaugeDayCharge(d.meter, day, big(d.peak), d.billed_peak === null ? undefined : big(d.billed_peak), big(d.unit_price))
+      if (!charge) continue
+      postings.push(await this.#posting(em, d.organization_id, undefined, new Date(d.last), charge.cost, charge.key, charge.description, { ...charge.metadata, unitPrice: d.unit_price }, charge.key))
     }
     const result = postings.length > 0 ? await postCharges(this.#ledger, em, postings) : { entries: [], counters: [] }
     if (settledIds.length > 0) await em.execute(`update billing_meter_event set settled_at = now() where id in (${settledIds.map(() => '?').join(',')})`, settledIds, 'run')
@@ -263,6 +269,27 @@ export class MeterService {
         return { key: budgetPoolKey(budget.id, subject, bounds.start), budget, subjectId: subject, periodStart: bounds.start, periodEnd: bounds.end }
       }),
     }
+  }
+}
+
+/**
+ * What a gauge day owes now: its peak at the unit-day price the first time the day is billed;
+ * afterwards, when late samples raised the peak above what was billed, the difference (keyed by
+ * the new peak, so the charges of a day always add up to its final peak's price, each once).
+ */
+function gaugeDayCharge(meter: string, day: string, peak: bigint, billedPeak: bigint | undefined, unitPrice: bigint): { cost: bigint; key: string; description: string; metadata: Record<string, string> } | undefined {
+  if (billedPeak === undefined) {
+    const cost = meterCost(peak, unitPrice)
+    return cost > 0n ? { cost, key: `meter:${meter}:${day}`, description: `${meter} peak on ${day}`, metadata: { meter, quantity: formatQuantity(peak), day } } : undefined
+  }
+  if (peak <= billedPeak) return undefined
+  const cost = meterCost(peak, unitPrice) - meterCost(billedPeak, unitPrice)
+  if (cost <= 0n) return undefined
+  return {
+    cost,
+    key: `meter:${meter}:${day}:peak:${peak}`,
+    description: `${meter} peak on ${day} raised from ${formatQuantity(billedPeak)} to ${formatQuantity(peak)} by a late sample`,
+    metadata: { meter, quantity: formatQuantity(peak), previousQuantity: formatQuantity(billedPeak), day },
   }
 }
 

@@ -36,6 +36,7 @@ import './server/fastify-types.js'
 import { registerHealthRoutes } from './server/health-routes.js'
 import { installJsonBodyParser } from './server/json-body-parser.js'
 import { registerProxyRoutes } from './server/proxy-routes.js'
+import { shutdownStep } from './server/shutdown-step.js'
 import { CoreExtensions, CoreServices } from './services/core-services.js'
 import { createAjv, describeAjvErrors } from './util/ajv.js'
 import { UsageEventReader } from './usage/usage-reader.js'
@@ -281,22 +282,22 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
           log.warn({ inflight: inflight.count }, 'drain timeout: closing the remaining connections')
           app.server.closeAllConnections()
         }
-        await closing
+        await shutdownStep(log, 'the HTTP server', () => closing)
         for (const h of [...hooks.list('onClose')].reverse()) {
           try {
-            await h.fn()
+            await shutdownStep(log, `the onClose hook of plugin ${h.pluginId}`, h.fn)
           } catch (err) {
             log.error({ err, plugin: h.pluginId }, 'onClose hook failed')
           }
         }
-        await workers.stop()
+        await shutdownStep(log, 'background worker runs', () => workers.stop())
         catalog.stop()
         routing.stop()
-        await usageWriter.close()
-        await observability.close()
-        await apiKeys.close()
-        await providers.close()
-        await db.close()
+        await shutdownStep(log, 'the usage event writer', () => usageWriter.close())
+        await shutdownStep(log, 'the metrics server', () => observability.close())
+        await shutdownStep(log, 'API key last-used times', () => apiKeys.close())
+        await shutdownStep(log, 'upstream connection pools', () => providers.close())
+        await shutdownStep(log, 'the database pool (a connection still checked out)', () => db.close())
       },
     }
     return gateway

@@ -9,6 +9,12 @@ export interface TestDatabase {
   /** Where it lives: a PGlite folder or a PostgreSQL database name. */
   name: string
   drop(): Promise<void>
+  /**
+   * What the database server is doing now, as text for a test's output: every backend of this
+   * database and every one waiting on anything (PostgreSQL only; empty on PGlite). For a test
+   * whose teardown stalls.
+   */
+  activity(): Promise<string>
 }
 
 const TEMPLATE = join(tmpdir(), 'tollgate-pglite-template-v1')
@@ -60,6 +66,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         await c.query(`drop database if exists ${name} with (force)`)
         await c.end()
       },
+      async activity() {
+        const c = new pg.Client({ connectionString: url })
+        await c.connect()
+        try {
+          const { rows } = await c.query(
+            `select pid, datname, state, wait_event_type, wait_event, backend_type,
+                    extract(epoch from now() - xact_start)::int as xact_s, extract(epoch from now() - query_start)::int as query_s, left(query, 200) as query
+               from pg_stat_activity
+              where pid <> pg_backend_pid() and (datname = $1 or (wait_event_type is not null and wait_event_type not in ('Activity', 'Client')))
+              order by xact_start nulls last`,
+            [name],
+          )
+          return rows.map((r) => JSON.stringify(r)).join('\n')
+        } finally {
+          await c.end()
+        }
+      },
     }
   }
   const template = await pgliteTemplate()
@@ -71,5 +94,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     options: { dataDir: dir },
     name: dir,
     drop: () => rm(dir, { recursive: true, force: true }),
+    activity: async () => '',
   }
 }

@@ -58,8 +58,39 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     projectId: project.id,
     userId: user.id,
     async close() {
-      await close()
-      await testDb.drop()
+      const watchdog = closeWatchdog(testDb)
+      try {
+        await close()
+        watchdog.step = 'dropping the test database'
+        await testDb.drop()
+      } finally {
+        clearInterval(watchdog.timer)
+      }
     },
   })
+}
+
+/**
+ * While a test gateway's close has not finished after a minute (and every minute after; or every
+ * TOLLGATE_TEST_CLOSE_WATCHDOG_MS), writes
+ * to stderr what it is waiting on: the step, the process's active handles and what the database
+ * server is doing. A stalled teardown otherwise shows only as the runner's timeout, with nothing
+ * to say which query, lock or connection held it.
+ */
+function closeWatchdog(testDb: TestDatabase): { step: string; timer: NodeJS.Timeout } {
+  const started = Date.now()
+  const watchdog = {
+    step: 'closing the gateway',
+    timer: setInterval(() => {
+      const resources = process.getActiveResourcesInfo().join(', ')
+      testDb
+        .activity()
+        .catch((err: Error) => `(could not read the server's activity: ${err.message})`)
+        .then((activity) => {
+          process.stderr.write(`test gateway close: ${watchdog.step} for ${Math.round((Date.now() - started) / 1000)} s; active resources: ${resources}\n${activity}\n`)
+        })
+    }, Number(process.env.TOLLGATE_TEST_CLOSE_WATCHDOG_MS ?? 60_000)),
+  }
+  watchdog.timer.unref()
+  return watchdog
 }

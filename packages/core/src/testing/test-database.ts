@@ -74,7 +74,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
             `select pid, datname, state, wait_event_type, wait_event, backend_type,
                     extract(epoch from now() - xact_start)::int as xact_s, extract(epoch from now() - query_start)::int as query_s, left(query, 200) as query
                from pg_stat_activity
-              where pid <> pg_backend_pid() and (datname = $1 or (wait_event_type is not null and wait_event_type not in ('Activity', 'Client')))
+              where pid <> pg_backend_pid() and (datname = $1 or (wait_event_type is not null and (wait_event_type not in ('Activity', 'Client') or wait_event = 'ClientWrite')))
               order by xact_start nulls last`,
             [name],
           )

@@ -57,32 +57,46 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.end()
     const u = new URL(url)
     u.pathname = `/${name}`
+    const activity = async (): Promise<string> => {
+      const c = new pg.Client({ connectionString: url })
+      await c.connect()
+      try {
+        const { rows } = await c.query(
+          `select pid, datname, state, wait_event_type, wait_event, backend_type,
+                  extract(epoch from now() - xact_start)::int as xact_s, extract(epoch from now() - query_start)::int as query_s, left(query, 200) as query
+             from pg_stat_activity
+            where pid <> pg_backend_pid() and (datname = $1 or (wait_event_type is not null and (wait_event_type not in ('Activity', 'Client') or wait_event = 'ClientWrite')))
+            order by xact_start nulls last`,
+          [name],
+        )
+        return rows.map((r) => JSON.stringify(r)).join('\n')
+      } finally {
+        await c.end()
+      }
+    }
     return {
       options: { url: u.toString(), poolSize: 5 },
       name,
       async drop() {
-        const c = new pg.Client({ connectionString: url })
-        await c.connect()
-        await c.query(`drop database if exists ${name} with (force)`)
-        await c.end()
-      },
-      async activity() {
-        const c = new pg.Client({ connectionString: url })
-        await c.connect()
-        try {
-          const { rows } = await c.query(
-            `select pid, datname, state, wait_event_type, wait_event, backend_type,
-                    extract(epoch from now() - xact_start)::int as xact_s, extract(epoch from now() - query_start)::int as query_s, left(query, 200) as query
-               from pg_stat_activity
-              where pid <> pg_backend_pid() and (datname = $1 or (wait_event_type is not null and (wait_event_type not in ('Activity', 'Client') or wait_event = 'ClientWrite')))
-              order by xact_start nulls last`,
-            [name],
-          )
-          return rows.map((r) => JSON.stringify(r)).join('\n')
-        } finally {
-          await c.end()
+        // DROP DATABASE waits for every backend of the server to acknowledge it, and a backend
+        // blocked writing to a client that is not reading never does. Bounded: a timeout writes
+        // what the server was doing to stderr and tries once more, then fails the teardown
+        // instead of hanging it until the runner's timeout.
+        for (let attempt = 1; ; attempt++) {
+          const c = new pg.Client({ connectionString: url, statement_timeout: 60_000 })
+          await c.connect()
+          try {
+            await c.query(`drop database if exists ${name} with (force)`)
+            return
+          } catch (err) {
+            if ((err as { code?: string }).code !== '57014' || attempt === 2) throw err
+            process.stderr.write(`test database ${name}: drop timed out (attempt ${attempt}); server activity:\n${await activity().catch(() => '')}\n`)
+          } finally {
+            await c.end()
+          }
         }
       },
+      activity,
     }
   }
   const template = await pgliteTemplate()

@@ -282,22 +282,25 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
           log.warn({ inflight: inflight.count }, 'drain timeout: closing the remaining connections')
           app.server.closeAllConnections()
         }
-        await shutdownStep(log, 'the HTTP server', () => closing)
+        // Every step is bounded, so a stop signal always ends in a stopped gateway: a step that
+        // hangs is named, abandoned, and its stuck queries end with the database pool.
+        const bounded = { giveUpAfterMs: server.closeStepTimeoutMs ?? 30_000 }
+        await shutdownStep(log, 'the HTTP server', () => closing, bounded)
         for (const h of [...hooks.list('onClose')].reverse()) {
           try {
-            await shutdownStep(log, `the onClose hook of plugin ${h.pluginId}`, h.fn)
+            await shutdownStep(log, `the onClose hook of plugin ${h.pluginId}`, h.fn, bounded)
           } catch (err) {
             log.error({ err, plugin: h.pluginId }, 'onClose hook failed')
           }
         }
-        await shutdownStep(log, 'background worker runs', () => workers.stop())
+        await shutdownStep(log, 'background worker runs', () => workers.stop(), bounded)
         catalog.stop()
         routing.stop()
-        await shutdownStep(log, 'the usage event writer', () => usageWriter.close())
-        await shutdownStep(log, 'the metrics server', () => observability.close())
-        await shutdownStep(log, 'API key last-used times', () => apiKeys.close())
-        await shutdownStep(log, 'upstream connection pools', () => providers.close())
-        await shutdownStep(log, 'the database pool (a connection still checked out)', () => db.close())
+        await shutdownStep(log, 'the usage event writer', () => usageWriter.close(), bounded)
+        await shutdownStep(log, 'the metrics server', () => observability.close(), bounded)
+        await shutdownStep(log, 'API key last-used times', () => apiKeys.close(), bounded)
+        await shutdownStep(log, 'upstream connection pools', () => providers.close(), bounded)
+        await shutdownStep(log, 'the database pool', () => db.close({ endConnectionsAfterMs: bounded.giveUpAfterMs }))
       },
     }
     return gateway

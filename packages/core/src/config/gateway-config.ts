@@ -21,6 +21,12 @@ export interface GatewayConfig {
     trustProxy?: boolean | string | string[]
     /** How long shutdown waits for in-flight requests and streams to finish, ms. */
     drainTimeoutMs?: number
+    /**
+     * How long shutdown waits for each later step (a plugin's onClose hook, worker runs, the usage
+     * writer's last flush, the database connections still in use) before it goes on without it,
+     * ms (default 30000). A step it gave up on is logged as an error naming it.
+     */
+    closeStepTimeoutMs?: number
     /** Largest nesting depth accepted in a JSON body. */
     maxJsonDepth?: number
   }
@@ -118,6 +124,7 @@ export const gatewayConfigSchema = {
         requestTimeoutMs: { type: 'integer', minimum: 0 },
         trustProxy: { anyOf: [{ type: 'boolean' }, { type: 'string' }, { type: 'array', items: { type: 'string' } }] },
         drainTimeoutMs: { type: 'integer', minimum: 0 },
+        closeStepTimeoutMs: { type: 'integer', minimum: 0 },
         maxJsonDepth: { type: 'integer', minimum: 2, maximum: 1000 },
       },
     },

@@ -1,5 +1,6 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
+import type { Pool, PoolClient } from 'pg'
 import type { Logger } from 'pino'
 
 /** Where the data lives: PostgreSQL when a URL is given, otherwise embedded PGlite in a folder. */
@@ -23,7 +24,12 @@ export type Orm = import('@mikro-orm/postgresql').MikroORM
 export interface Database {
   readonly orm: Orm
   readonly driver: 'postgresql' | 'pglite'
-  close(): Promise<void>
+  /**
+   * Closes the connections, waiting for the ones in use to be released. With
+   * `endConnectionsAfterMs`, connections still in use after that long are ended (their queries
+   * fail) so the close completes: a query that never returns cannot hold a shutdown forever.
+   */
+  close(options?: { endConnectionsAfterMs?: number }): Promise<void>
 }
 
 /** Opens the database with the given entities and migrations (not yet run). */
@@ -38,8 +44,31 @@ export async function openDatabase(options: DatabaseOptions, entities: EntitySch
   }
   if (options.url) {
     const { MikroORM } = await import('@mikro-orm/postgresql')
-    const orm = (await MikroORM.init({ ...common, clientUrl: options.url, pool: { min: 0, max: options.poolSize ?? 10 } })) as unknown as Orm
-    return { orm, driver: 'postgresql', close: () => orm.close() }
+    // The pool's connections, so a close that waits too long can end the ones still in use.
+    const connections = new Set<PoolClient>()
+    const onPoolCreated = (pool: Pool) => {
+      pool.on('connect', (c) => connections.add(c))
+      pool.on('remove', (c) => connections.delete(c))
+    }
+    const orm = (await MikroORM.init({ ...common, clientUrl: options.url, pool: { min: 0, max: options.poolSize ?? 10 }, driverOptions: { onPoolCreated } })) as unknown as Orm
+    return {
+      orm,
+      driver: 'postgresql',
+      async close({ endConnectionsAfterMs } = {}) {
+        const closing = orm.close()
+        if (endConnectionsAfterMs === undefined) return closing
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<true>((resolve) => {
+          timer = setTimeout(() => resolve(true), endConnectionsAfterMs)
+        })
+        const timedOut = await Promise.race([closing.then(() => false), late])
+        clearTimeout(timer)
+        if (!timedOut) return
+        log?.error({ connections: connections.size }, 'database: connections still in use at close; ending them')
+        for (const c of connections) c.end().catch(() => undefined)
+        await closing
+      },
+    }
   }
   const { MikroORM } = await import('@mikro-orm/pglite')
   const orm = (await MikroORM.init({ ...common, dbName: options.dataDir ?? '.tollgate-data' })) as unknown as Orm

@@ -32,7 +32,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
   let gw: Gateway
   try {
     gw = await createGateway({
-      logger: config.logger ?? pino({ level: process.env.TOLLGATE_TEST_LOG ?? 'silent' }),
+      logger: config.logger ?? testLogger(),
       ...config,
       database: { ...testDb.options, ...config.database },
       security: { providerKeyEncryptionKey: Buffer.alloc(32, 7).toString('base64'), ...config.security },
@@ -93,4 +93,22 @@ function closeWatchdog(testDb: TestDatabase): { step: string; timer: NodeJS.Time
   }
   watchdog.timer.unref()
   return watchdog
+}
+
+/**
+ * The test gateway's logger: silent (TOLLGATE_TEST_LOG=<level> logs everything from that level),
+ * except a shutdown step it gave up on, which goes to stderr: a teardown that only finished
+ * because a step was abandoned is worth seeing in a test run's output.
+ */
+function testLogger(): pino.Logger {
+  if (process.env.TOLLGATE_TEST_LOG) return pino({ level: process.env.TOLLGATE_TEST_LOG })
+  return pino(
+    { level: 'error' },
+    {
+      write(line: string) {
+        const { msg } = JSON.parse(line) as { msg?: string }
+        if (msg?.startsWith('shutdown:') || msg?.startsWith('database: connections still in use')) process.stderr.write(`test gateway ${line}`)
+      },
+    },
+  )
 }

@@ -1,7 +1,8 @@
 import { connect } from 'node:net'
 import t from 'tap'
 import OpenAI from 'openai'
-import type { UsageEvent } from '@tollgate/core'
+import pino from 'pino'
+import { definePlugin, type UsageEvent } from '@tollgate/core'
 import { createTestGateway } from '@tollgate/core/testing'
 import { openAIChunk, startTinyUpstream } from '../support/tiny-upstream.ts'
 
@@ -67,4 +68,46 @@ t.test('/health and /ready answer; shutdown drains an in-flight stream, refuses 
   t.equal(recorded[0].inputTokens, 7)
   t.equal(recorded[0].outputTokens, 10)
   t.equal(recorded[0].streaming, true)
+})
+
+t.test('shutdown is bounded: a hanging onClose hook is given up and a query that never returns is ended with the pool', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const logger = pino({ level: 'warn' }, { write: (s: string) => lines.push(JSON.parse(s)) })
+  let afterHookRan = false
+  const stuck = definePlugin({
+    id: 'stuck-on-close',
+    register(host) {
+      host.hooks.add('onClose', () => new Promise<void>(() => undefined))
+    },
+  })
+  const later = definePlugin({
+    id: 'closes-fine',
+    register(host) {
+      // Listed before the stuck plugin, so (closed in reverse order) it runs after it.
+      host.hooks.add('onClose', async () => {
+        afterHookRan = true
+      })
+    },
+  })
+  const gw = await createTestGateway({ plugins: [later(), stuck()], config: { logger, server: { closeStepTimeoutMs: 300 } } })
+  let closed = false
+  t.teardown(() => (closed ? undefined : gw.close()))
+  const em = gw.db.orm.em.fork()
+  // A query that would hold its connection (and the database pool's close) for a minute.
+  const held = em.execute(gw.db.driver === 'postgresql' ? 'select pg_sleep(60)' : 'select 1', [], 'all').then(
+    () => 'finished',
+    () => 'ended',
+  )
+  await new Promise((r) => setTimeout(r, 100))
+  const started = Date.now()
+  await gw.close()
+  closed = true
+  const took = Date.now() - started
+  t.ok(afterHookRan, 'the hook after the stuck one ran')
+  t.ok(lines.some((l) => l.level === 50 && l.step === 'the onClose hook of plugin stuck-on-close'), 'the abandoned hook is named in an error')
+  if (gw.db.driver === 'postgresql') {
+    t.equal(await held, 'ended', 'the stuck query was ended by the pool close')
+    t.ok(lines.some((l) => l.level === 50 && /connections still in use at close/.test(String(l.msg))), 'the ended connections are logged')
+  }
+  t.ok(took < 30_000, `closed without waiting for the hook or the query (${took} ms)`)
 })

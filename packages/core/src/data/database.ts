@@ -2,6 +2,7 @@ import type { EntitySchema, MigrationObject } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
 import type { Pool, PoolClient } from 'pg'
 import type { Logger } from 'pino'
+import { within } from '../util/within.js'
 
 /** Where the data lives: PostgreSQL when a URL is given, otherwise embedded PGlite in a folder. */
 export interface DatabaseOptions {
@@ -57,13 +58,7 @@ export async function openDatabase(options: DatabaseOptions, entities: EntitySch
       async close({ endConnectionsAfterMs } = {}) {
         const closing = orm.close()
         if (endConnectionsAfterMs === undefined) return closing
-        let timer: NodeJS.Timeout | undefined
-        const late = new Promise<true>((resolve) => {
-          timer = setTimeout(() => resolve(true), endConnectionsAfterMs)
-        })
-        const timedOut = await Promise.race([closing.then(() => false), late])
-        clearTimeout(timer)
-        if (!timedOut) return
+        if ((await within(closing, endConnectionsAfterMs)).done) return
         log?.error({ connections: connections.size }, 'database: connections still in use at close; ending them')
         for (const c of connections) c.end().catch(() => undefined)
         await closing

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { within } from '../util/within.js'
 
 /** How long a shutdown step may take. */
 export interface ShutdownStepOptions {
@@ -23,21 +24,14 @@ export async function shutdownStep<T>(log: Logger, step: string, run: () => Prom
   const started = Date.now()
   const warn = setInterval(() => log.warn({ step, waitingMs: Date.now() - started }, `shutdown: still waiting for ${step}`), options.warnEveryMs ?? 10_000)
   warn.unref()
-  let giveUp: NodeJS.Timeout | undefined
   try {
     const running = Promise.resolve().then(run)
     if (options.giveUpAfterMs === undefined) return await running
-    const bound = new Promise<undefined>((resolve) => {
-      giveUp = setTimeout(() => {
-        log.error({ step, waitedMs: Date.now() - started }, `shutdown: gave up waiting for ${step}`)
-        resolve(undefined)
-      }, options.giveUpAfterMs)
-    })
-    // A step that fails after the bound is already logged as abandoned: keep it from going unhandled.
-    running.catch(() => undefined)
-    return await Promise.race([running, bound])
+    const result = await within(running, options.giveUpAfterMs)
+    if (result.done) return result.value
+    log.error({ step, waitedMs: Date.now() - started }, `shutdown: gave up waiting for ${step}`)
+    return undefined
   } finally {
     clearInterval(warn)
-    clearTimeout(giveUp)
   }
 }
